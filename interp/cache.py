@@ -1,0 +1,80 @@
+"""The rm-interp cache folder and hashed, atomically written entries inside it.
+
+>>> import os, tempfile; os.environ["RM_INTERP_CACHE"] = tempfile.mkdtemp()
+>>> cache_root().is_dir()
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import platformdirs
+
+MANIFEST = "rm_interp_manifest.json"
+_verified: dict[tuple[str, int, int], str] = {}
+
+
+def cache_root() -> Path:
+    """`$RM_INTERP_CACHE`, or the user's cache dir for rm-interp; created on first use."""
+    root = Path(os.environ.get("RM_INTERP_CACHE") or platformdirs.user_cache_dir("rm-interp"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of a file, remembered per (path, size, mtime) within one process."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _verified:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+        _verified[key] = digest.hexdigest()
+    return _verified[key]
+
+
+def is_intact(folder: Path) -> bool:
+    """True when `folder` has a manifest and every file listed in it has the recorded sha256."""
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return False
+    try:
+        recorded: dict[str, str] = json.loads(manifest.read_text())["files"]
+    except (ValueError, KeyError):
+        return False
+    return all((folder / name).is_file() and sha256_file(folder / name) == digest
+               for name, digest in recorded.items())
+
+
+def build_atomically(dest: Path, build: Callable[[Path], dict[str, object]]) -> Path:
+    """Run `build(tmp)` into a temporary sibling folder, hash its files, then rename it to `dest`.
+
+    `build` returns extra metadata for the manifest. A failure leaves nothing behind; a corrupted
+    `dest` (hash mismatch) is replaced.
+    """
+    if is_intact(dest):
+        return dest
+    if dest.exists():
+        print(f"rm-interp: the cached copy at {dest} failed its hash check; rebuilding it.", file=sys.stderr)
+    tmp = dest.parent / f".tmp-{dest.name}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    try:
+        meta = build(tmp)
+        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        (tmp / MANIFEST).write_text(json.dumps({"files": files, **meta}, indent=2))
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest

@@ -1,0 +1,64 @@
+"""`rm-interp lexicon list|show|fetch|add`: the bundled lexicon and the registry of public files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from interp import lexicon_registry as reg
+from interp.lexicon import load_lexicon
+
+console = Console(markup=False, highlight=False)
+lexicon_app = typer.Typer(no_args_is_help=True, help="Lexicons: the bundled default and public files.")
+
+
+@lexicon_app.command("list")
+def list_() -> None:
+    """List the bundled lexicon and every registry file, with whether it is in the cache."""
+    table = Table("name", "kind", "cached", "description")
+    table.add_row("default", "lexicon", "bundled", "rm-interp default lexicon (project's own)")
+    for entry in reg.REGISTRY.values():
+        cached = "yes" if reg.cached_path(entry.name) else "no"
+        table.add_row(entry.name, entry.kind, cached, entry.description)
+    console.print(table)
+    console.print(f"cache: {reg.cache_dir()}; group names: paper-scores")
+
+
+@lexicon_app.command()
+def show(name: str = typer.Argument(..., help="default, a registry name, or a lexicon file")) -> None:
+    """Show a lexicon's categories, sizes and first words (or a registry file's URL and hash)."""
+    if name in reg.REGISTRY and reg.REGISTRY[name].kind != "lexicon":
+        entry = reg.REGISTRY[name]
+        console.print(f"{entry.name} ({entry.kind}): {entry.description}\nurl: {entry.url}\nsha256: {entry.sha256}")
+        console.print(f"cached at: {reg.cached_path(name) or 'not downloaded'}")
+        return
+    lex = load_lexicon(name)
+    console.print(f"{lex.name}: {lex.source}", highlight=False)
+    for category, words in lex.categories.items():
+        globs = sum(w.endswith("*") for w in words)
+        console.print(f"  {category}: {len(words)} entries ({globs} stem globs): {', '.join(words[:8])}, …")
+
+
+@lexicon_app.command()
+def fetch(name: str = typer.Argument(..., help="registry name or group (e.g. big2-nouns, paper-scores)")) -> None:
+    """Download a registry file (or group) to the cache and verify its sha256."""
+    for path in reg.fetch(name):
+        console.print(f"verified {path}")
+
+
+@lexicon_app.command()
+def add(
+    name: str = typer.Argument(..., help="registry name or group"),
+    source: Path = typer.Option(..., "--from", help="local copy (a folder for a group)"),
+) -> None:
+    """Import a local copy of a registry file after the same sha256 check as `fetch` (offline use)."""
+    for path in reg.add(name, source):
+        console.print(f"verified and stored {path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `lexicon` command group."""
+    app.add_typer(lexicon_app, name="lexicon")

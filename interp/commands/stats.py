@@ -1,0 +1,162 @@
+"""`rm-interp stats`: reward scores → Figure-1 table, mixed model, family tests, CIs, controls, figure.
+
+`run_stats` is the same pipeline as a function (used by experiments/reanalyse_paper.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import typer
+from rich.console import Console
+
+from interp.lexicon import load_lexicon
+from interp.plots.behaviour import plot_median_ranks
+from interp.prompts import load_prompts, paper_prompts
+from interp.stats.analysis import StatsConfig, StatsResult, analyse
+from interp.stats.paper_tables import assign_families, read_scores
+
+console = Console(markup=False)
+
+
+def _versions() -> dict[str, str]:
+    names = ["rm-interp", "numpy", "pandas", "scipy", "statsmodels", "wordfreq"]
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _file_hashes(sources: list[Path]) -> dict[str, str]:
+    files = [p for s in sources for p in (sorted(s.iterdir()) if s.is_dir() else [s]) if p.is_file()]
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def write_outputs(result: StatsResult, out: Path, config: dict[str, Any]) -> list[Path]:
+    """Write every table, the mixed-model JSON, the figure and the run's config into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def csv(frame: pd.DataFrame | None, name: str) -> None:
+        if frame is not None:
+            frame.to_csv(out / name, index=False)
+            written.append(out / name)
+
+    csv(result.fig1, "fig1_table.csv")
+    csv(result.ranks.medians, "median_ranks.csv")
+    csv(result.panels, "panel_tests.csv")
+    csv(result.rm_means, "rm_means.csv")
+    csv(result.rm_tests, "rm_tests.csv")
+    csv(result.bootstrap, "bootstrap_cis.csv")
+    model = result.mixed.to_dict() | {"lexicon": result.lexicon_label}
+    if result.frequency is not None:
+        csv(result.frequency.matching, "frequency_matching.csv")
+        csv(result.frequency.fig1_matched, "fig1_table_frequency_matched.csv")
+        csv(result.frequency.zipf.rename_axis("word").reset_index(), "word_frequencies.csv")
+        model["frequency_adjusted"] = result.frequency.mixed_adjusted.to_dict() | {
+            "adjustment": "scores residualised on wordfreq Zipf frequency within each (model, prompt)"
+        }
+    (out / "mixed_model.json").write_text(json.dumps(model, indent=2, default=float))
+    written.append(out / "mixed_model.json")
+    if result.control is not None:
+        (out / "word_shuffle_control.json").write_text(json.dumps(result.control, indent=2))
+        written.append(out / "word_shuffle_control.json")
+    written.append(plot_median_ranks(result.bootstrap, result.rm_means, out / "fig1_median_ranks.png",
+                                     result.lexicon_label))
+    full = config | {"lexicon": result.lexicon_label, "notes": list(result.notes),
+                     "unranked_words": list(result.ranks.dropped), "versions": _versions()}
+    (out / "config.json").write_text(json.dumps(full, indent=2, default=str))
+    written.append(out / "config.json")
+    return written
+
+
+def print_summary(result: StatsResult) -> None:
+    """Print the Figure-1 table, the interaction test and the RM-level and control results."""
+    console.print(f"lexicon: {result.lexicon_label}")
+    wide = result.fig1.pivot_table(index=["framing", "category"], columns="family", values="mean_median_rank")
+    console.print("mean of median ranks (unit: RM × prompt; 1 = highest reward):")
+    console.print(wide.sort_index(ascending=[False, True]).to_string(float_format="%.2f"))
+    inter = result.mixed.interaction
+    coef = f"coef={inter['coef']:.2f}, se={inter['se']:.2f}, " if inter["coef"] is not None else ""
+    console.print(
+        f"{inter['name']} interaction: {coef}χ²({inter['df']})={inter['chi2']:.2f}, p={inter['p']:.2e} "
+        f"[{result.mixed.method}; {result.mixed.n_obs} obs, {result.mixed.n_groups} RMs]",
+        highlight=False,
+    )
+    three = result.bootstrap[result.bootstrap["quantity"] == "three_way"]
+    for row in three.itertuples():
+        console.print(f"three-way contrast {row.family}, {row.category}: {row.estimate:.2f} "
+                      f"[95% CI {row.ci_low:.2f}, {row.ci_high:.2f}] (bootstrap over RMs and prompts)",
+                      highlight=False)
+    if result.rm_tests is not None:
+        rows = result.rm_tests[result.rm_tests["framing"].str.contains(" − ")]
+        for row in rows.itertuples():
+            console.print(f"RM as unit ({row.n_a} vs {row.n_b} RMs), {row.framing} × {row.category}: "
+                          f"Welch p={row.p_welch:.3g}, exact permutation p={row.p_exact_permutation:.3g}",
+                          highlight=False)
+    if result.control is not None:
+        c = result.control
+        console.print(f"word-shuffle control: observed {c['observed']:.2f} vs null mean {c['null_mean']:.2f} "
+                      f"(95th pct {c['null_q95']:.2f}), p={c['p']:.3g} over {c['n_shuffle']} shuffles",
+                      highlight=False)
+    if result.frequency is not None:
+        fi = result.frequency.mixed_adjusted.interaction
+        console.print(f"frequency-adjusted interaction: p={fi['p']:.2e}"
+                      + (f", coef={fi['coef']:.2f}" if fi["coef"] is not None else ""))
+    for note in result.notes:
+        console.print(f"note: {note}")
+
+
+def run_stats(
+    scores: list[Path],
+    lexicon: str,
+    families: str,
+    out: Path,
+    prompts: Path | None = None,
+    config: StatsConfig | None = None,
+) -> StatsResult:
+    """Read, analyse, write and print; returns the result."""
+    start = time.perf_counter()
+    config = config or StatsConfig()
+    prompt_set = load_prompts(prompts) if prompts else paper_prompts()
+    table = read_scores(scores, prompt_set)
+    result = analyse(table, load_lexicon(lexicon), prompt_set, assign_families(families, table["model"].unique()),
+                     config)
+    settings = {"scores": [str(s) for s in scores], "lexicon_arg": lexicon, "families": families,
+                "prompts": str(prompts) if prompts else "paper grid (54)", **config.__dict__,
+                "input_sha256": _file_hashes(scores)}
+    written = write_outputs(result, out, settings)
+    print_summary(result)
+    console.print(f"wrote {len(written)} files to {out} in {time.perf_counter() - start:.1f} s")
+    return result
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `stats` command."""
+
+    @app.command()
+    def stats(
+        scores: list[Path] = typer.Option(..., help="score folder(s) or file(s): paper tables or tidy long"),
+        out: Path = typer.Option(..., help="output folder"),
+        lexicon: str = typer.Option("default", help="lexicon file, registry name, or 'default'"),
+        families: str = typer.Option("registry", help="'registry' or a CSV with columns model,family"),
+        prompts: Path | None = typer.Option(None, help="prompt file (default: the paper's 54 prompts)"),
+        n_perm: int = typer.Option(10_000, help="permutations per panel test"),
+        n_boot: int = typer.Option(2000, help="bootstrap replicates"),
+        n_shuffle: int = typer.Option(1000, help="word-shuffle control replicates"),
+        seed: int = typer.Option(0),
+        frequency: bool = typer.Option(True, help="word-frequency covariate and matched comparison"),
+    ) -> None:
+        """Rank statistics of reward scores: the paper's Figure 1 table, mixed model, tests and CIs."""
+        config = StatsConfig(n_perm=n_perm, n_boot=n_boot, n_shuffle=n_shuffle, seed=seed, frequency=frequency)
+        run_stats(scores, lexicon, families, out, prompts, config)
