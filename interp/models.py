@@ -12,7 +12,7 @@ import re
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import torch
 from transformers import (
@@ -28,8 +28,14 @@ from interp.embedded import EMBEDDED, embedded_path
 from interp.errors import UserError
 
 Kind = Literal["lm", "rm"]
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
-          "float16": torch.float16, "fp16": torch.float16}
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
@@ -44,14 +50,19 @@ class ModelHandle:
     _fingerprint: str | None = field(default=None, repr=False)
 
     @property
-    def body(self) -> torch.nn.Module:
-        """The decoder stack without LM head or score head (e.g. `LlamaModel`)."""
+    def body(self) -> Any:
+        """The decoder stack without LM head or score head (e.g. `LlamaModel`): `.layers`, `.norm`."""
         return self.model.base_model
 
     @property
     def layers(self) -> torch.nn.ModuleList:
         """The decoder layers, in order."""
-        return self.body.layers
+        return cast(torch.nn.ModuleList, self.body.layers)
+
+    @property
+    def head(self) -> torch.nn.Linear:
+        """The RM's scalar score head (fp32)."""
+        return cast(torch.nn.Linear, self.model.score)
 
     @property
     def n_layers(self) -> int:
@@ -94,8 +105,10 @@ def resolve(name: str) -> str:
         return str(Path(name).expanduser())
     if _HUB_ID.match(name):
         return name
-    raise UserError(f"Unknown model '{name}': use an embedded model ({', '.join(EMBEDDED)}), "
-                    "a local folder, or a hub id like org/name.")
+    raise UserError(
+        f"Unknown model '{name}': use an embedded model ({', '.join(EMBEDDED)}), "
+        "a local folder, or a hub id like org/name."
+    )
 
 
 def _attn_for(config: Any) -> str:
@@ -135,11 +148,15 @@ def _from_pretrained(auto: Any, name: str, **kwargs: Any) -> Any:
         return auto.from_pretrained(path, **kwargs)
     except OSError as err:
         if is_hub:
-            raise UserError(f"Could not load the hub id '{name}': the hub is unreachable or the id is wrong and "
-                            "it is not in the local Hugging Face cache; pass a local folder or an embedded model "
-                            f"({', '.join(EMBEDDED)}).") from err
-        raise UserError(f"Could not load the local folder '{name}' ({str(err).splitlines()[0]}); "
-                        "point to a folder written by save_pretrained.") from err
+            raise UserError(
+                f"Could not load the hub id '{name}': the hub is unreachable or the id is wrong and "
+                "it is not in the local Hugging Face cache; pass a local folder or an embedded model "
+                f"({', '.join(EMBEDDED)})."
+            ) from err
+        raise UserError(
+            f"Could not load the local folder '{name}' ({str(err).splitlines()[0]}); "
+            "point to a folder written by save_pretrained."
+        ) from err
 
 
 def load_tokenizer(name: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
@@ -147,20 +164,37 @@ def load_tokenizer(name: str, trust_remote_code: bool = False) -> PreTrainedToke
     tokenizer = _from_pretrained(AutoTokenizer, name, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token_id is None:
         if tokenizer.eos_token_id is None:
-            raise UserError(f"The tokenizer of '{name}' has no pad token and no EOS token to pad with; "
-                            "set tokenizer.pad_token before loading it here.")
+            raise UserError(
+                f"The tokenizer of '{name}' has no pad token and no EOS token to pad with; "
+                "set tokenizer.pad_token before loading it here."
+            )
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
-def _load(auto: Any, name: str, kind: Kind, dtype: str | torch.dtype, device: str,
-          device_map: str | dict[str, Any] | None, trust_remote_code: bool, **extra: Any) -> ModelHandle:
+def _load(
+    auto: Any,
+    name: str,
+    kind: Kind,
+    dtype: str | torch.dtype,
+    device: str,
+    device_map: str | dict[str, Any] | None,
+    trust_remote_code: bool,
+    **extra: Any,
+) -> ModelHandle:
     tokenizer = load_tokenizer(name, trust_remote_code)
     config = _from_pretrained(AutoConfig, name, trust_remote_code=trust_remote_code, **extra)
     if config.pad_token_id is None:
         config.pad_token_id = tokenizer.pad_token_id
-    model = _from_pretrained(auto, name, config=config, dtype=_dtype(dtype), device_map=device_map,
-                             trust_remote_code=trust_remote_code, attn_implementation=_attn_for(config))
+    model = _from_pretrained(
+        auto,
+        name,
+        config=config,
+        dtype=_dtype(dtype),
+        device_map=device_map,
+        trust_remote_code=trust_remote_code,
+        attn_implementation=_attn_for(config),
+    )
     if device_map is None:
         model.to(device)
     model.eval()
@@ -169,17 +203,35 @@ def _load(auto: Any, name: str, kind: Kind, dtype: str | torch.dtype, device: st
     return ModelHandle(model, tokenizer, name, kind)
 
 
-def load_lm(name: str, dtype: str | torch.dtype = "float32", device: str = "cpu",
-            device_map: str | dict[str, Any] | None = None, trust_remote_code: bool = False) -> ModelHandle:
+def load_lm(
+    name: str,
+    dtype: str | torch.dtype = "float32",
+    device: str = "cpu",
+    device_map: str | dict[str, Any] | None = None,
+    trust_remote_code: bool = False,
+) -> ModelHandle:
     """A causal LM (base or instruct) by embedded name, local folder or hub id."""
     return _load(AutoModelForCausalLM, name, "lm", dtype, device, device_map, trust_remote_code)
 
 
-def load_rm(name: str, dtype: str | torch.dtype = "float32", device: str = "cpu",
-            device_map: str | dict[str, Any] | None = None, trust_remote_code: bool = False) -> ModelHandle:
+def load_rm(
+    name: str,
+    dtype: str | torch.dtype = "float32",
+    device: str = "cpu",
+    device_map: str | dict[str, Any] | None = None,
+    trust_remote_code: bool = False,
+) -> ModelHandle:
     """A sequence-classification reward model (scalar head) by local folder or hub id."""
-    return _load(AutoModelForSequenceClassification, name, "rm", dtype, device, device_map,
-                 trust_remote_code, num_labels=1)
+    return _load(
+        AutoModelForSequenceClassification,
+        name,
+        "rm",
+        dtype,
+        device,
+        device_map,
+        trust_remote_code,
+        num_labels=1,
+    )
 
 
 def rm_from_base(base: str, seed: int = 0, dtype: str | torch.dtype = "float32", device: str = "cpu") -> ModelHandle:

@@ -54,16 +54,22 @@ def render_pair(tokenizer: PreTrainedTokenizerBase, prompt: str, answer: str) ->
     _check_text("prompt", prompt)
     _check_text("answer", answer)
     messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
-    return str(tokenizer.apply_chat_template(messages, chat_template=chat_template(tokenizer), tokenize=False,
-                                             add_generation_prompt=False))
+    return str(
+        tokenizer.apply_chat_template(
+            messages, chat_template=chat_template(tokenizer), tokenize=False, add_generation_prompt=False
+        )
+    )
 
 
 def render_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str) -> str:
     """The user turn followed by the generation prompt: the context an LM's next-token answer follows."""
     _check_text("prompt", prompt)
     messages = [{"role": "user", "content": prompt}]
-    return str(tokenizer.apply_chat_template(messages, chat_template=chat_template(tokenizer), tokenize=False,
-                                             add_generation_prompt=True))
+    return str(
+        tokenizer.apply_chat_template(
+            messages, chat_template=chat_template(tokenizer), tokenize=False, add_generation_prompt=True
+        )
+    )
 
 
 def _adds_bos(tokenizer: PreTrainedTokenizerBase) -> bool:
@@ -89,8 +95,7 @@ class Encoded:
     readout: torch.Tensor
 
     def to(self, device: torch.device | str) -> Encoded:
-        return Encoded(*(t.to(device) for t in (self.input_ids, self.attention_mask, self.position_ids,
-                                                self.readout)))
+        return Encoded(*(t.to(device) for t in (self.input_ids, self.attention_mask, self.position_ids, self.readout)))
 
 
 def pad_ids(rows: Sequence[Sequence[int]], pad_id: int, padding_side: PaddingSide = "right") -> Encoded:
@@ -112,13 +117,15 @@ def pad_ids(rows: Sequence[Sequence[int]], pad_id: int, padding_side: PaddingSid
     return Encoded(ids, mask, positions, readout)
 
 
-def encode_texts(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str],
-                 padding_side: PaddingSide = "right") -> Encoded:
+def encode_texts(
+    tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], padding_side: PaddingSide = "right"
+) -> Encoded:
     """Tokenize rendered texts (one BOS each) and pad them."""
     return pad_ids([token_ids(tokenizer, t) for t in texts], int(tokenizer.pad_token_id), padding_side)
 
 
-def encode_pairs(tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]],
-                 padding_side: PaddingSide = "right") -> Encoded:
+def encode_pairs(
+    tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]], padding_side: PaddingSide = "right"
+) -> Encoded:
     """Render and encode (prompt, answer) pairs for reward scoring."""
     return encode_texts(tokenizer, [render_pair(tokenizer, p, a) for p, a in pairs], padding_side)

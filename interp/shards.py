@@ -41,16 +41,19 @@ class ShardFolder:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise UserError(f"Cannot create the output folder {self.folder} ({err.strerror}); "
-                            "choose a writable location.") from err
+            raise UserError(
+                f"Cannot create the output folder {self.folder} ({err.strerror}); choose a writable location."
+            ) from err
         meta = self.folder / META
         if meta.exists():
             found = json.loads(meta.read_text())
             diff = sorted(k for k in set(found) | set(self.key) if found.get(k) != self.key.get(k))
             if diff:
-                raise UserError(f"The shard folder {self.folder} was written with a different "
-                                f"{', '.join(diff)} ({found.get(diff[0])!r} vs {self.key.get(diff[0])!r}); "
-                                "use another folder or delete it.")
+                raise UserError(
+                    f"The shard folder {self.folder} was written with a different "
+                    f"{', '.join(diff)} ({found.get(diff[0])!r} vs {self.key.get(diff[0])!r}); "
+                    "use another folder or delete it."
+                )
         else:
             self._atomic_write(meta, json.dumps(self.key, indent=2, sort_keys=True).encode())
 

@@ -18,10 +18,25 @@ from interp.models import load_lm, load_rm, resolve, rm_from_base, save
 from interp.score import reward_scores
 from tests.conftest import ARCHS, EMBEDDED_NAMES
 
-PROMPTS = ["What, in one word, is the best thing ever?", "What is the worst thing in the world?",
-           "What, in a single word, is the greatest thing of all time?"]
-ANSWERS = ["Love", "Freedom", "Success", "friendship", "power", "kindness", "war", "a family", "Paris",
-           "four", "hello there", "trust"]
+PROMPTS = [
+    "What, in one word, is the best thing ever?",
+    "What is the worst thing in the world?",
+    "What, in a single word, is the greatest thing of all time?",
+]
+ANSWERS = [
+    "Love",
+    "Freedom",
+    "Success",
+    "friendship",
+    "power",
+    "kindness",
+    "war",
+    "a family",
+    "Paris",
+    "four",
+    "hello there",
+    "trust",
+]
 PAIRS = [(p, a) for p in PROMPTS for a in ANSWERS][:32]
 
 
@@ -49,10 +64,14 @@ def test_rm_saved_and_reloaded_scores_identically(tiny_folder, tmp_path, arch):
 
 def test_rm_head_is_seeded(tiny_folder):
     folder = str(tiny_folder("llama"))
-    assert torch.equal(reward_scores(rm_from_base(folder, seed=1), PAIRS[:4]),
-                       reward_scores(rm_from_base(folder, seed=1), PAIRS[:4]))
-    assert not torch.equal(reward_scores(rm_from_base(folder, seed=1), PAIRS[:4]),
-                           reward_scores(rm_from_base(folder, seed=2), PAIRS[:4]))
+    assert torch.equal(
+        reward_scores(rm_from_base(folder, seed=1), PAIRS[:4]),
+        reward_scores(rm_from_base(folder, seed=1), PAIRS[:4]),
+    )
+    assert not torch.equal(
+        reward_scores(rm_from_base(folder, seed=1), PAIRS[:4]),
+        reward_scores(rm_from_base(folder, seed=2), PAIRS[:4]),
+    )
 
 
 def test_lineage_of_rm_and_its_base_has_zero_weight_change(tiny_folder):

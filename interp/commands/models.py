@@ -36,10 +36,13 @@ def check(name: str, dtype: str = typer.Option("float32", help="float32 or bfloa
     handle = load_lm(name, dtype=dtype)
     seconds = time.perf_counter() - started
     config = handle.model.config
-    console.print(f"{name}: architecture={config.architectures[0] if config.architectures else type(handle.model).__name__} "
-                  f"layers={handle.n_layers} d_model={handle.d_model} vocab={len(handle.tokenizer)} "
-                  f"dtype={handle.model.dtype} fingerprint={handle.fingerprint} load_seconds={seconds:.2f}",
-                  highlight=False, soft_wrap=True)
+    console.print(
+        f"{name}: architecture={config.architectures[0] if config.architectures else type(handle.model).__name__} "
+        f"layers={handle.n_layers} d_model={handle.d_model} vocab={len(handle.tokenizer)} "
+        f"dtype={handle.model.dtype} fingerprint={handle.fingerprint} load_seconds={seconds:.2f}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:
