@@ -57,19 +57,20 @@ class Lexicon:
     def restrict(self, vocabulary: Iterable[str]) -> Lexicon:
         """Keep the vocabulary words each entry matches (case-insensitive; `stem*` matches by prefix).
 
-        Matched words keep the vocabulary's spelling. Raises `UserError` when no word matches at all,
+        Vocabulary entries are compared stripped and lower-cased but returned as given (so " Love" and
+        "love" from a tokenizer both match `love`). Raises `UserError` when no word matches at all,
         or when a whole category matches nothing.
         """
-        vocab = sorted({v.strip() for v in vocabulary if v.strip()}, key=str.lower)
-        lowered = [v.lower() for v in vocab]
-        by_lower: dict[str, list[str]] = {}
-        for v in vocab:
-            by_lower.setdefault(v.lower(), []).append(v)
+        vocab = sorted({v for v in vocabulary if v.strip()}, key=lambda v: (v.strip().lower(), v))
+        keys = [v.strip().lower() for v in vocab]
+        by_key: dict[str, list[str]] = {}
+        for key, v in zip(keys, vocab, strict=True):
+            by_key.setdefault(key, []).append(v)
         kept: dict[str, tuple[str, ...]] = {}
         for category, words in self.categories.items():
             found: dict[str, None] = {}
             for entry in words:
-                for w in _expand(entry, vocab, lowered, by_lower):
+                for w in _expand(entry, vocab, keys, by_key):
                     found[w] = None
             kept[category] = tuple(found)
         if not any(kept.values()):
@@ -86,14 +87,14 @@ class Lexicon:
         return Lexicon(self.name, kept, self.source, self.is_default)
 
 
-def _expand(entry: str, vocab: list[str], lowered: list[str], by_lower: dict[str, list[str]]) -> list[str]:
+def _expand(entry: str, vocab: list[str], keys: list[str], by_key: dict[str, list[str]]) -> list[str]:
     key = entry.lower()
     if not key.endswith("*"):
-        return by_lower.get(key, [])
+        return by_key.get(key, [])
     stem = key[:-1]
-    start = bisect.bisect_left(lowered, stem)
+    start = bisect.bisect_left(keys, stem)
     end = start
-    while end < len(lowered) and lowered[end].startswith(stem):
+    while end < len(keys) and keys[end].startswith(stem):
         end += 1
     return vocab[start:end]
 

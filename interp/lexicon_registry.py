@@ -95,8 +95,14 @@ REGISTRY: dict[str, PublicFile] = {
             "the paper's 54 prompts",
         ),
         *(
-            _paper(f"scores-{key}", f"{_SCORES}/big2_rewards_{key}.csv", sha, "scores",
-                   f"rewards of {key} for the Big Two nouns", group="paper-scores")
+            _paper(
+                f"scores-{key}",
+                f"{_SCORES}/big2_rewards_{key}.csv",
+                sha,
+                "scores",
+                f"rewards of {key} for the Big Two nouns",
+                group="paper-scores",
+            )
             for key, sha in _SCORE_HASHES.items()
         ),
     )
@@ -125,9 +131,7 @@ def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def cached_path(
-    name: str, registry: Mapping[str, PublicFile] = REGISTRY, cache: Path | None = None
-) -> Path | None:
+def cached_path(name: str, registry: Mapping[str, PublicFile] = REGISTRY, cache: Path | None = None) -> Path | None:
     """The cached file (or group folder) of a registry name, or None if it is not there yet."""
     entries = resolve(name, registry)
     root = cache or cache_dir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -11,7 +12,7 @@ from rich.table import Table
 from interp import lexicon_registry as reg
 from interp.lexicon import load_lexicon
 
-console = Console(markup=False, highlight=False)
+console = Console(markup=False, highlight=False, soft_wrap=True)
 lexicon_app = typer.Typer(no_args_is_help=True, help="Lexicons: the bundled default and public files.")
 
 
@@ -22,13 +23,13 @@ def list_() -> None:
     table.add_row("default", "lexicon", "bundled", "rm-interp default lexicon (project's own)")
     for entry in reg.REGISTRY.values():
         cached = "yes" if reg.cached_path(entry.name) else "no"
-        table.add_row(entry.name, entry.kind, cached, entry.description)
+        table.add_row(entry.name, entry.kind, cached, entry.description.split(";")[0])
     console.print(table)
-    console.print(f"cache: {reg.cache_dir()}; group names: paper-scores")
+    console.print(f"cache: {reg.cache_dir()}; group names: paper-scores; paper files: {reg.PAPER_NOTE}")
 
 
 @lexicon_app.command()
-def show(name: str = typer.Argument(..., help="default, a registry name, or a lexicon file")) -> None:
+def show(name: Annotated[str, typer.Argument(help="default, a registry name, or a lexicon file")]) -> None:
     """Show a lexicon's categories, sizes and first words (or a registry file's URL and hash)."""
     if name in reg.REGISTRY and reg.REGISTRY[name].kind != "lexicon":
         entry = reg.REGISTRY[name]
@@ -43,7 +44,7 @@ def show(name: str = typer.Argument(..., help="default, a registry name, or a le
 
 
 @lexicon_app.command()
-def fetch(name: str = typer.Argument(..., help="registry name or group (e.g. big2-nouns, paper-scores)")) -> None:
+def fetch(name: Annotated[str, typer.Argument(help="registry name or group, e.g. big2-nouns, paper-scores")]) -> None:
     """Download a registry file (or group) to the cache and verify its sha256."""
     for path in reg.fetch(name):
         console.print(f"verified {path}")
@@ -51,8 +52,8 @@ def fetch(name: str = typer.Argument(..., help="registry name or group (e.g. big
 
 @lexicon_app.command()
 def add(
-    name: str = typer.Argument(..., help="registry name or group"),
-    source: Path = typer.Option(..., "--from", help="local copy (a folder for a group)"),
+    name: Annotated[str, typer.Argument(help="registry name or group")],
+    source: Annotated[Path, typer.Option("--from", help="local copy (a folder for a group)")],
 ) -> None:
     """Import a local copy of a registry file after the same sha256 check as `fetch` (offline use)."""
     for path in reg.add(name, source):

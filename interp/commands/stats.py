@@ -11,7 +11,7 @@ import platform
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 import typer
@@ -21,9 +21,9 @@ from interp.lexicon import load_lexicon
 from interp.plots.behaviour import plot_median_ranks
 from interp.prompts import load_prompts, paper_prompts
 from interp.stats.analysis import StatsConfig, StatsResult, analyse
-from interp.stats.paper_tables import assign_families, read_scores
+from interp.stats.paper_tables import assign_families, prompts_with_table_framing, read_scores
 
-console = Console(markup=False)
+console = Console(markup=False, highlight=False, soft_wrap=True)
 
 
 def _versions() -> dict[str, str]:
@@ -71,10 +71,15 @@ def write_outputs(result: StatsResult, out: Path, config: dict[str, Any]) -> lis
     if result.control is not None:
         (out / "word_shuffle_control.json").write_text(json.dumps(result.control, indent=2))
         written.append(out / "word_shuffle_control.json")
-    written.append(plot_median_ranks(result.bootstrap, result.rm_means, out / "fig1_median_ranks.png",
-                                     result.lexicon_label))
-    full = config | {"lexicon": result.lexicon_label, "notes": list(result.notes),
-                     "unranked_words": list(result.ranks.dropped), "versions": _versions()}
+    written.append(
+        plot_median_ranks(result.bootstrap, result.rm_means, out / "fig1_median_ranks.png", result.lexicon_label)
+    )
+    full = config | {
+        "lexicon": result.lexicon_label,
+        "notes": list(result.notes),
+        "unranked_words": list(result.ranks.dropped),
+        "versions": _versions(),
+    }
     (out / "config.json").write_text(json.dumps(full, indent=2, default=str))
     written.append(out / "config.json")
     return written
@@ -89,30 +94,34 @@ def print_summary(result: StatsResult) -> None:
     inter = result.mixed.interaction
     coef = f"coef={inter['coef']:.2f}, se={inter['se']:.2f}, " if inter["coef"] is not None else ""
     console.print(
-        f"{inter['name']} interaction: {coef}χ²({inter['df']})={inter['chi2']:.2f}, p={inter['p']:.2e} "
+        f"{inter['name']} interaction: {coef}{inter['test']}, p={inter['p']:.2e} "
         f"[{result.mixed.method}; {result.mixed.n_obs} obs, {result.mixed.n_groups} RMs]",
-        highlight=False,
     )
     three = result.bootstrap[result.bootstrap["quantity"] == "three_way"]
     for row in three.itertuples():
-        console.print(f"three-way contrast {row.family}, {row.category}: {row.estimate:.2f} "
-                      f"[95% CI {row.ci_low:.2f}, {row.ci_high:.2f}] (bootstrap over RMs and prompts)",
-                      highlight=False)
+        console.print(
+            f"three-way contrast {row.family}, {row.category}: {row.estimate:.2f} "
+            f"[95% CI {row.ci_low:.2f}, {row.ci_high:.2f}] (bootstrap over RMs and prompts)",
+        )
     if result.rm_tests is not None:
         rows = result.rm_tests[result.rm_tests["framing"].str.contains(" − ")]
         for row in rows.itertuples():
-            console.print(f"RM as unit ({row.n_a} vs {row.n_b} RMs), {row.framing} × {row.category}: "
-                          f"Welch p={row.p_welch:.3g}, exact permutation p={row.p_exact_permutation:.3g}",
-                          highlight=False)
+            console.print(
+                f"RM as unit ({row.n_a} vs {row.n_b} RMs), {row.framing} × {row.category}: "
+                f"Welch p={row.p_welch:.3g}, exact permutation p={row.p_exact_permutation:.3g}",
+            )
     if result.control is not None:
         c = result.control
-        console.print(f"word-shuffle control: observed {c['observed']:.2f} vs null mean {c['null_mean']:.2f} "
-                      f"(95th pct {c['null_q95']:.2f}), p={c['p']:.3g} over {c['n_shuffle']} shuffles",
-                      highlight=False)
+        console.print(
+            f"word-shuffle control: observed {c['observed']:.2f} vs null mean {c['null_mean']:.2f} "
+            f"(95th pct {c['null_q95']:.2f}), p={c['p']:.3g} over {c['n_shuffle']} shuffles",
+        )
     if result.frequency is not None:
         fi = result.frequency.mixed_adjusted.interaction
-        console.print(f"frequency-adjusted interaction: p={fi['p']:.2e}"
-                      + (f", coef={fi['coef']:.2f}" if fi["coef"] is not None else ""))
+        console.print(
+            f"frequency-adjusted interaction: p={fi['p']:.2e}"
+            + (f", coef={fi['coef']:.2f}" if fi["coef"] is not None else "")
+        )
     for note in result.notes:
         console.print(f"note: {note}")
 
@@ -130,11 +139,18 @@ def run_stats(
     config = config or StatsConfig()
     prompt_set = load_prompts(prompts) if prompts else paper_prompts()
     table = read_scores(scores, prompt_set)
-    result = analyse(table, load_lexicon(lexicon), prompt_set, assign_families(families, table["model"].unique()),
-                     config)
-    settings = {"scores": [str(s) for s in scores], "lexicon_arg": lexicon, "families": families,
-                "prompts": str(prompts) if prompts else "paper grid (54)", **config.__dict__,
-                "input_sha256": _file_hashes(scores)}
+    prompt_set = prompts_with_table_framing(table, prompt_set)
+    result = analyse(
+        table, load_lexicon(lexicon), prompt_set, assign_families(families, table["model"].unique()), config
+    )
+    settings = {
+        "scores": [str(s) for s in scores],
+        "lexicon_arg": lexicon,
+        "families": families,
+        "prompts": str(prompts) if prompts else "paper grid (54)",
+        **config.__dict__,
+        "input_sha256": _file_hashes(scores),
+    }
     written = write_outputs(result, out, settings)
     print_summary(result)
     console.print(f"wrote {len(written)} files to {out} in {time.perf_counter() - start:.1f} s")
@@ -146,16 +162,16 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def stats(
-        scores: list[Path] = typer.Option(..., help="score folder(s) or file(s): paper tables or tidy long"),
-        out: Path = typer.Option(..., help="output folder"),
-        lexicon: str = typer.Option("default", help="lexicon file, registry name, or 'default'"),
-        families: str = typer.Option("registry", help="'registry' or a CSV with columns model,family"),
-        prompts: Path | None = typer.Option(None, help="prompt file (default: the paper's 54 prompts)"),
-        n_perm: int = typer.Option(10_000, help="permutations per panel test"),
-        n_boot: int = typer.Option(2000, help="bootstrap replicates"),
-        n_shuffle: int = typer.Option(1000, help="word-shuffle control replicates"),
-        seed: int = typer.Option(0),
-        frequency: bool = typer.Option(True, help="word-frequency covariate and matched comparison"),
+        scores: Annotated[list[Path], typer.Option(help="score folder(s) or file(s): paper tables or tidy long")],
+        out: Annotated[Path, typer.Option(help="output folder")],
+        lexicon: Annotated[str, typer.Option(help="lexicon file, registry name, or 'default'")] = "default",
+        families: Annotated[str, typer.Option(help="'registry' or a CSV with columns model,family")] = "registry",
+        prompts: Annotated[Path | None, typer.Option(help="prompt file (default: the paper's 54 prompts)")] = None,
+        n_perm: Annotated[int, typer.Option(help="permutations per panel test")] = 10_000,
+        n_boot: Annotated[int, typer.Option(help="bootstrap replicates")] = 2000,
+        n_shuffle: Annotated[int, typer.Option(help="word-shuffle control replicates")] = 1000,
+        seed: Annotated[int, typer.Option(help="seed of every resampling")] = 0,
+        frequency: Annotated[bool, typer.Option(help="word-frequency covariate and matched comparison")] = True,
     ) -> None:
         """Rank statistics of reward scores: the paper's Figure 1 table, mixed model, tests and CIs."""
         config = StatsConfig(n_perm=n_perm, n_boot=n_boot, n_shuffle=n_shuffle, seed=seed, frequency=frequency)

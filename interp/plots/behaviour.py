@@ -19,12 +19,13 @@ def plot_median_ranks(bootstrap: pd.DataFrame, rm_means: pd.DataFrame, path: Pat
     `tests.rm_means` output. Lower rank = higher reward.
     """
     means = bootstrap[bootstrap["quantity"] == "mean"]
-    framings = sorted(means["framing"].unique())
+    framings = sorted(means["framing"].unique(), key=lambda f: (f != "positive", f))
     cats = sorted(means["category"].unique())
     fams = sorted(means["family"].unique())
     offsets = np.linspace(-0.2, 0.2, len(fams)) if len(fams) > 1 else np.zeros(1)
-    fig, axes = plt.subplots(1, len(framings), figsize=(2.2 + 1.3 * len(cats) * len(framings), 4), sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(framings), figsize=(2.2 + 1.3 * len(cats) * len(framings), 4), sharey=True, squeeze=False
+    )
     colours = plt.get_cmap("tab10")
     for ax, framing in zip(axes[0], framings, strict=True):
         for f, fam in enumerate(fams):

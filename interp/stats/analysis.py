@@ -96,6 +96,8 @@ def analyse(
     if ranks.dropped:
         notes.append(f"{len(ranks.dropped)} scored words are in no lexicon category and were not ranked")
     medians = ranks.medians
+    if medians.groupby("family")["model"].nunique().min() < 2:
+        notes.append("some family has a single RM: CIs resample prompts only and RM-level tests are not possible")
     rm = tests.rm_means(medians)
     panels = rm_tests = control = None
     if medians["family"].nunique() == 2:

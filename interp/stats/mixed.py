@@ -3,8 +3,8 @@
 Unit of observation: one (RM, prompt, category) median rank. Treatment coding with the alphabetically
 first level of each factor as reference (family gemma, category agency, framing negative for the paper's
 data). Factors with one level are left out. The highest-order interaction (three-way, when all three
-factors vary) is tested jointly with a Wald χ² over its coefficients: with two categories that is one
-coefficient and the test equals its z-test.
+factors vary) is tested jointly with a Wald χ² over its coefficients (an F-test in the OLS fallback): with
+two categories that is one coefficient and the test equals its z-test (t-test).
 
 For the word-frequency covariate, fit this model to medians of ranks of frequency-residualised scores
 (`interp.stats.frequency.residualise_on_frequency`): a category-level covariate would be collinear with
@@ -66,7 +66,7 @@ def _formula(data: pd.DataFrame, value: str) -> tuple[str, list[str]]:
     return f"{value} ~ {rhs}", factors
 
 
-def _interaction(params: pd.Series, cov: pd.DataFrame, factors: list[str]) -> dict[str, Any]:
+def _interaction(params: pd.Series, cov: pd.DataFrame, factors: list[str], df_resid: float | None) -> dict[str, Any]:
     terms = [t for t in params.index if t.count(":") == len(factors) - 1 and all(f"C({f})" in t for f in factors)]
     b = params[terms].to_numpy()
     v = cov.loc[terms, terms].to_numpy()
@@ -76,7 +76,12 @@ def _interaction(params: pd.Series, cov: pd.DataFrame, factors: list[str]) -> di
         "terms": terms,
         "chi2": chi2,
         "df": len(terms),
-        "p": float(stats.chi2.sf(chi2, len(terms))),
+        "p": float(
+            stats.chi2.sf(chi2, len(terms)) if df_resid is None else stats.f.sf(chi2 / len(terms), len(terms), df_resid)
+        ),
+        "test": f"Wald χ²({len(terms)})={chi2:.2f}"
+        if df_resid is None
+        else f"F({len(terms)}, {df_resid:g})={chi2 / len(terms):.2f}",
         "coef": None,
         "se": None,
     }
@@ -100,12 +105,16 @@ def fit_mixed(medians: pd.DataFrame, value: str = "median_rank") -> MixedResult:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if per_family.min() >= 2:
-            result = smf.mixedlm(formula, medians, groups=medians["model"]).fit(reml=True)
+            model = smf.mixedlm(formula, medians, groups=medians["model"])
+            # Powell first: the default gradient optimisers crawl when the RM variance is near zero.
+            result = model.fit(reml=True, method=["powell", "bfgs", "lbfgs"])
             method, group_var = "MixedLM (REML), random intercept per RM", float(result.cov_re.iloc[0, 0])
+            df_resid = None
             params, cov = result.fe_params, result.cov_params().loc[result.fe_params.index, result.fe_params.index]
         else:
             result = smf.ols(formula, medians).fit()
             method, group_var = "OLS (some family has a single RM: no random intercept)", None
+            df_resid = float(result.df_resid)
             params, cov = result.params, result.cov_params()
     notes += sorted({f"{w.category.__name__}: {w.message}" for w in caught})
     se = np.sqrt(np.diag(cov.to_numpy()))
@@ -116,7 +125,7 @@ def fit_mixed(medians: pd.DataFrame, value: str = "median_rank") -> MixedResult:
             "coef": params.to_numpy(),
             "se": se,
             "z": z,
-            "p": 2 * stats.norm.sf(np.abs(z)),
+            "p": 2 * (stats.norm.sf(np.abs(z)) if df_resid is None else stats.t.sf(np.abs(z), df_resid)),
             "ci_low": params.to_numpy() - 1.959964 * se,
             "ci_high": params.to_numpy() + 1.959964 * se,
         }
@@ -125,7 +134,7 @@ def fit_mixed(medians: pd.DataFrame, value: str = "median_rank") -> MixedResult:
         formula=formula + (" + (1 | model)" if group_var is not None else ""),
         method=method,
         table=table,
-        interaction=_interaction(params, cov, factors),
+        interaction=_interaction(params, cov, factors, df_resid),
         n_obs=len(medians),
         n_groups=int(medians["model"].nunique()),
         group_var=group_var,

@@ -30,6 +30,8 @@ def _files(sources: Iterable[Path]) -> list[Path]:
     for source in sources:
         if source.is_dir():
             found = sorted(p for p in source.iterdir() if p.suffix.lower() in (".csv", ".parquet"))
+            # a sweep writes scores.parquet and scores.csv side by side: read the parquet once
+            found = [p for p in found if p.suffix.lower() == ".parquet" or p.with_suffix(".parquet") not in found]
             if not found:
                 raise UserError(f"Folder {source} holds no .csv or .parquet score files.")
             files += found
@@ -76,9 +78,10 @@ def _check(path: Path, table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame
             f"'{row['prompt']}'); rescore those answers or remove them."
         )
     unknown = sorted(set(table["prompt"]) - set(keys))
-    if unknown:
+    if unknown and "framing" not in table.columns:
         raise UserError(
-            f"{path}: prompt keys {unknown[:3]} are not in the prompt set; pass the prompts it was scored with (--prompts)."
+            f"{path}: prompt keys {unknown[:3]} are not in the prompt set; "
+            "pass the prompts it was scored with (--prompts)."
         )
     duplicated = table.duplicated(["model", "prompt", "word"])
     if duplicated.any():
@@ -88,13 +91,17 @@ def _check(path: Path, table: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame
 
 
 def read_scores(sources: Iterable[str | Path], prompts: Sequence[Prompt]) -> pd.DataFrame:
-    """Read score files/folders into one tidy table (model, prompt, word, score), checked."""
+    """Read score files/folders into one tidy table (model, prompt, word, score), checked.
+
+    A tidy table may carry a `framing` column; its prompts need not be in `prompts` (see
+    `prompts_with_table_framing`).
+    """
     keys = [p.key for p in prompts]
     tables = []
     for path in _files(Path(s) for s in sources):
         frame = _read(path)
         if set(LONG) <= set(frame.columns):
-            table = frame[LONG].copy()
+            table = frame[[*LONG, *(["framing"] if "framing" in frame.columns else [])]].copy()
         elif "response" in frame.columns:
             table = _from_wide(path, frame, keys)
         else:
@@ -109,9 +116,18 @@ def read_scores(sources: Iterable[str | Path], prompts: Sequence[Prompt]) -> pd.
     return scores
 
 
+def prompts_with_table_framing(scores: pd.DataFrame, prompts: Sequence[Prompt]) -> tuple[Prompt, ...]:
+    """The prompt set plus prompts known only from a tidy table's `framing` column (e.g. a sweep's)."""
+    known = {p.key for p in prompts}
+    if "framing" not in scores.columns:
+        return tuple(prompts)
+    extra = scores.loc[~scores["prompt"].isin(known), ["prompt", "framing"]].drop_duplicates("prompt")
+    return (*prompts, *(Prompt(r.prompt, "", str(r.framing)) for r in extra.itertuples()))
+
+
 def families_from_registry(models: Iterable[str]) -> dict[str, str]:
     """Each model's base family, looked up in the RM registry by its name or file name."""
-    out = {}
+    out: dict[str, str] = {}
     for model in models:
         try:
             out[model] = registry.lookup(model).family

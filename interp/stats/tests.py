@@ -141,7 +141,9 @@ def rm_tests(rm: pd.DataFrame) -> pd.DataFrame:
             b = cell.loc[cell["family"] == fb, "mean_median_rank"].to_numpy(float)
             row = {"kind": kind, "framing": framing, "category": category, "family_a": fa, "family_b": fb}
             row.update(_compare(a, b))
-            row["p_exact_permutation"] = exact_permutation_p(a, b) if comb(len(a) + len(b), len(a)) <= 50_000 else float("nan")
+            row["p_exact_permutation"] = (
+                exact_permutation_p(a, b) if comb(len(a) + len(b), len(a)) <= 50_000 else float("nan")
+            )
             rows.append(row)
     table = pd.DataFrame(rows)
     parts = [_bonferroni(part.copy(), ["p_welch", "p_exact_permutation"]) for _, part in table.groupby("kind")]
@@ -215,8 +217,14 @@ def bootstrap_cis(medians: pd.DataFrame, n_boot: int = 2000, seed: int = 0, leve
                 add("interaction", label, fr, gap, pc["interaction"][g, k], bc["interaction"][:, g, k])
         for k, cat in enumerate(cats[1:]):
             if "three_way" in pc:
-                add("three_way", label, f"{frs[1]} − {frs[0]}", f"{cat} − {cats[0]}",
-                    pc["three_way"][k], bc["three_way"][:, k])
+                add(
+                    "three_way",
+                    label,
+                    f"{frs[1]} − {frs[0]}",
+                    f"{cat} − {cats[0]}",
+                    pc["three_way"][k],
+                    bc["three_way"][:, k],
+                )
     cols = ["quantity", "family", "framing", "category", "estimate", "ci_low", "ci_high"]
     return pd.DataFrame(rows, columns=cols).assign(
         level=level, n_boot=n_boot, unit="RMs resampled within family, prompts within framing"

@@ -1,0 +1,1 @@
+"""One script per study; each is a thin call into the library."""
