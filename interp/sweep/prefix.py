@@ -1,12 +1,17 @@
-"""Score many answers to one prompt by running the prompt's shared tokens once and reusing their KV cache.
+"""Score many answers per prompt by running each prompt's shared tokens once and reusing their KV cache.
 
-Every candidate conversation is rendered and tokenized exactly as `interp.score.reward_scores` does it; the
-longest token prefix that all candidates share (the system/user turn and the assistant header) runs once
-with a `DynamicCache`. Each batch then runs only its rows' tails (answer + template tail), right-padded,
-with the cache expanded to the batch as views (no copy, and the stored cache is never mutated), position
-ids continuing from the prefix length and the head read at each row's last real tail token.
+Every candidate conversation is rendered and tokenized exactly as `interp.score.reward_scores` does it.
+Per prompt, the longest token prefix that all its candidates share (system/user turn and assistant header)
+is computed once; the prefixes of up to `batch_size` prompts run together in one left-padded batch with a
+`DynamicCache`. Candidates are then sorted by tail length and scored `batch_size` at a time, prompts mixed:
+each row runs only its tail (answer + template tail), right-padded, attending to its own prompt's cached
+keys/values (selected per row; the stored cache is never mutated), with position ids continuing from its
+own prefix length and the head read at its last real tail token.
 
->>> scorer = CachedScorer(rm, batch_size=64)                      # doctest: +SKIP
+Left-padding the prefixes keeps each prompt's real tokens contiguous and next to the tail, so
+sliding-window layers (Gemma) see the same window as in the unpadded sequence.
+
+>>> scorer = CachedScorer(rm, batch_size=64)                          # doctest: +SKIP
 >>> scorer.score("What is the best thing ever?", ["Love", "Freedom"])  # doctest: +SKIP
 tensor([0.8120, 0.7315])
 """
@@ -18,10 +23,11 @@ from collections.abc import Callable, Sequence
 
 import torch
 from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
 
 from interp.errors import UserError
 from interp.models import ModelHandle
-from interp.render import render_pair, token_ids
+from interp.render import pad_ids, render_pair, token_ids
 from interp.score import check_finite, head_on, reward_scores
 
 
@@ -42,62 +48,83 @@ def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
     return n
 
 
-class PromptCache:
-    """The KV cache of one token prefix (batch 1), computed once; `expanded(b)` views it for a batch."""
+class PrefixCache:
+    """The KV caches of several token prefixes, run once as one left-padded batch.
 
-    def __init__(self, handle: ModelHandle, prefix: Sequence[int]) -> None:
-        self.prefix = tuple(prefix)
-        device = handle.model.device
+    `mask` (prefixes × padded length) and `lengths` (real tokens per prefix) describe the padding;
+    `for_rows(idx)` gives a fresh cache whose row i holds prefix `idx[i]`.
+    """
+
+    def __init__(self, handle: ModelHandle, prefixes: Sequence[Sequence[int]]) -> None:
+        self.prefixes = tuple(tuple(p) for p in prefixes)
+        enc = pad_ids(self.prefixes, int(handle.tokenizer.pad_token_id), "left").to(handle.model.device)
+        self.mask, self.lengths = enc.attention_mask, enc.attention_mask.sum(dim=1)
         self.cache = DynamicCache(config=handle.model.config)
-        ids = torch.tensor([self.prefix], device=device)
         with torch.no_grad():
-            handle.body(input_ids=ids, attention_mask=torch.ones_like(ids),
-                        position_ids=torch.arange(len(self.prefix), device=device)[None],
-                        past_key_values=self.cache, use_cache=True)
+            handle.body(
+                input_ids=enc.input_ids,
+                attention_mask=enc.attention_mask,
+                position_ids=enc.position_ids,
+                past_key_values=self.cache,
+                use_cache=True,
+            )
 
-    def expanded(self, batch: int) -> DynamicCache:
-        """A new cache whose layers view the stored keys/values expanded to `batch` rows.
+    def for_rows(self, idx: torch.Tensor) -> DynamicCache:
+        """A new cache for a batch whose row i continues prefix `idx[i]`.
 
-        Cache layers rebind (never write into) their tensors on update, so the stored cache stays intact;
-        sliding-window layers keep their own `cumulative_length`, copied with the layer.
+        One prefix for all rows: views expanded to the batch (no copy); several: rows gathered. Cache layers
+        rebind (never write into) their tensors on update, so the stored cache stays intact; sliding-window
+        layers keep their own `cumulative_length`, copied with the layer.
         """
+        single = bool((idx == idx[0]).all())
         out = copy.copy(self.cache)
         out.layers = []
         for layer in self.cache.layers:
+            if not isinstance(layer, DynamicLayer):
+                raise UserError(
+                    f"Prompt caching supports attention cache layers only, not {type(layer).__name__}; "
+                    "score this model with interp.score.reward_scores instead."
+                )
             view = copy.copy(layer)
-            if layer.is_initialized:
-                view.keys = layer.keys.expand(batch, -1, -1, -1)
-                view.values = layer.values.expand(batch, -1, -1, -1)
+            if layer.keys is not None and layer.values is not None:
+                if single:
+                    first = int(idx[0])
+                    view.keys = layer.keys[first : first + 1].expand(len(idx), -1, -1, -1)
+                    view.values = layer.values[first : first + 1].expand(len(idx), -1, -1, -1)
+                else:
+                    view.keys, view.values = layer.keys[idx], layer.values[idx]
             out.layers.append(view)
         return out
 
 
 @torch.no_grad()
-def score_tails(handle: ModelHandle, cache: PromptCache, tails: Sequence[Sequence[int]]) -> torch.Tensor:
-    """Scores (fp32, CPU) of rows `cache.prefix + tail` for one batch of non-empty tails."""
+def score_tails(
+    handle: ModelHandle, cache: PrefixCache, idx: Sequence[int], tails: Sequence[Sequence[int]]
+) -> torch.Tensor:
+    """Scores (fp32, CPU) of rows `prefix[idx[i]] + tails[i]` for one batch of non-empty tails."""
     device = handle.model.device
-    n_prefix, width, batch = len(cache.prefix), max(len(t) for t in tails), len(tails)
-    ids = torch.full((batch, width), int(handle.tokenizer.pad_token_id), dtype=torch.long)
-    tail_mask = torch.zeros((batch, width), dtype=torch.long)
-    for i, tail in enumerate(tails):
-        ids[i, : len(tail)] = torch.tensor(list(tail), dtype=torch.long)
-        tail_mask[i, : len(tail)] = 1
-    mask = torch.cat([torch.ones((batch, n_prefix), dtype=torch.long), tail_mask], dim=1)
-    positions = (n_prefix + torch.arange(width)).expand(batch, -1)
-    hidden = handle.body(input_ids=ids.to(device), attention_mask=mask.to(device),
-                         position_ids=positions.to(device), past_key_values=cache.expanded(batch),
-                         use_cache=True).last_hidden_state
-    readout = tail_mask.sum(dim=1) - 1
-    return head_on(handle, hidden[torch.arange(batch, device=device), readout.to(device)]).cpu()
+    rows = torch.tensor(list(idx), dtype=torch.long, device=device)
+    tail = pad_ids(tails, int(handle.tokenizer.pad_token_id), "right").to(device)
+    width = tail.input_ids.shape[1]
+    mask = torch.cat([cache.mask[rows], tail.attention_mask], dim=1)
+    positions = cache.lengths[rows, None] + torch.arange(width, device=device)
+    hidden = handle.body(
+        input_ids=tail.input_ids,
+        attention_mask=mask,
+        position_ids=positions,
+        past_key_values=cache.for_rows(rows),
+        use_cache=True,
+    ).last_hidden_state
+    return head_on(handle, hidden[torch.arange(len(tails), device=device), tail.readout]).cpu()
 
 
 class CachedScorer:
-    """Reward scores of many answers per prompt, with the prompt prefix's KV cache reused across batches.
+    """Reward scores of (prompt, answer) pairs with each prompt's shared prefix run once.
 
-    Answers are de-duplicated, sorted by tail length (less padding) and scored `batch_size` at a time; the
-    last prefix cache is kept, so calling `score` again with the same prompt (e.g. the next shard of a
-    vocabulary sweep) does not rerun the prefix. RMs without a standard `score` head fall back to
-    full-sequence scoring.
+    Pairs are de-duplicated; prompts are taken `batch_size` at a time (their prefixes form one batch), and
+    within them the tails are sorted by length (less padding) and scored `batch_size` at a time. The last
+    prefix cache is kept, so scoring the same prompt again (the next shard of a vocabulary sweep) does not
+    rerun its prefix. RMs without a standard `score` head fall back to full-sequence scoring.
     """
 
     def __init__(self, handle: ModelHandle, batch_size: int = 64) -> None:
@@ -107,32 +134,54 @@ class CachedScorer:
             raise UserError(f"The batch size must be at least 1 (got {batch_size}).")
         self.handle = handle
         self.batch_size = batch_size
-        self._cache: PromptCache | None = None
+        self._cache: PrefixCache | None = None
 
-    def _prompt_cache(self, prefix: Sequence[int]) -> PromptCache:
-        if self._cache is None or self._cache.prefix != tuple(prefix):
-            self._cache = PromptCache(self.handle, prefix)
+    def _prefix_cache(self, prefixes: Sequence[Sequence[int]]) -> PrefixCache:
+        if self._cache is None or self._cache.prefixes != tuple(tuple(p) for p in prefixes):
+            self._cache = PrefixCache(self.handle, prefixes)
         return self._cache
 
-    def score(self, prompt: str, answers: Sequence[str],
-              on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
-        """Scores of `answers` (in their order) to `prompt`; `on_batch(n)` is called after each batch."""
-        if not answers:
+    def score(self, prompt: str, answers: Sequence[str], on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
+        """Scores of `answers` (in their order) to one prompt; `on_batch(n)` is called after each batch."""
+        return self.score_pairs([(prompt, a) for a in answers], on_batch)
+
+    def score_pairs(
+        self, pairs: Sequence[tuple[str, str]], on_batch: Callable[[int], None] | None = None
+    ) -> torch.Tensor:
+        """Scores of (prompt, answer) pairs, in their order; `on_batch(n)` is called after each batch."""
+        if not pairs:
             raise UserError("The list of answers to score is empty; give at least one answer.")
-        unique = list(dict.fromkeys(answers))
+        unique = list(dict.fromkeys(pairs))
+        scores = torch.empty(len(unique), dtype=torch.float32)
+        prompts = list(dict.fromkeys(p for p, _ in unique))
+        for start in range(0, len(prompts), self.batch_size):
+            group = set(prompts[start : start + self.batch_size])
+            members = [i for i, (p, _) in enumerate(unique) if p in group]
+            scores[members] = self._score_group([unique[i] for i in members], on_batch)
+        index = {pair: i for i, pair in enumerate(unique)}
+        return check_finite(scores[[index[pair] for pair in pairs]], "reward scores")
+
+    def _score_group(self, pairs: Sequence[tuple[str, str]], on_batch: Callable[[int], None] | None) -> torch.Tensor:
         if not hasattr(self.handle.model, "score"):
-            scores = reward_scores(self.handle, [(prompt, a) for a in unique], self.batch_size)
-        else:
-            tok = self.handle.tokenizer
-            rows = [token_ids(tok, render_pair(tok, prompt, a)) for a in unique]
-            n = shared_prefix_length(rows)
-            cache = self._prompt_cache(rows[0][:n])
-            order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
-            scores = torch.empty(len(rows), dtype=torch.float32)
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start : start + self.batch_size]
-                scores[chunk] = score_tails(self.handle, cache, [rows[i][n:] for i in chunk])
-                if on_batch is not None:
-                    on_batch(len(chunk))
-        index = {a: i for i, a in enumerate(unique)}
-        return check_finite(scores[[index[a] for a in answers]], "reward scores")
+            scores = reward_scores(self.handle, pairs, self.batch_size)
+            if on_batch is not None:
+                on_batch(len(pairs))
+            return scores
+        tok = self.handle.tokenizer
+        rows = [token_ids(tok, render_pair(tok, p, a)) for p, a in pairs]
+        groups: dict[str, list[int]] = {}
+        for i, (p, _) in enumerate(pairs):
+            groups.setdefault(p, []).append(i)
+        cut = {p: shared_prefix_length([rows[i] for i in members]) for p, members in groups.items()}
+        slot = {p: k for k, p in enumerate(groups)}
+        cache = self._prefix_cache([rows[members[0]][: cut[p]] for p, members in groups.items()])
+        idx = [slot[p] for p, _ in pairs]
+        tails = [rows[i][cut[p] :] for i, (p, _) in enumerate(pairs)]
+        order = sorted(range(len(rows)), key=lambda i: len(tails[i]))
+        scores = torch.empty(len(rows), dtype=torch.float32)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            scores[chunk] = score_tails(self.handle, cache, [idx[i] for i in chunk], [tails[i] for i in chunk])
+            if on_batch is not None:
+                on_batch(len(chunk))
+        return scores

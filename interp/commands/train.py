@@ -1,0 +1,103 @@
+"""`rm-interp train-rm`: Bradley–Terry training of an RM from a base LM, with checkpoints and resume.
+
+Examples (offline, embedded models):
+    rm-interp train-rm --base smollm2-135m-instruct --data neutral --pairs 2000 --out OUT
+    rm-interp train-rm --base gemma3-270m --data prefs.jsonl --pairs 5000 --mode lora --lora-r 16 --out OUT
+    rm-interp train-rm --base smollm2-135m-instruct --data neutral --pairs 2000 --out OUT --resume
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from interp.errors import UserError
+from interp.training.bradley_terry import TrainConfig, train_rm
+from interp.training.neutrality import neutrality_report
+from interp.training.prefdata import load_pairs
+from interp.training.runlog import write_json
+from interp.training.trainable import TrainMode
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+def train_rm_command(
+    base: Annotated[str, typer.Option(help="base LM: embedded name, local folder or hub id")],
+    out: Annotated[Path, typer.Option(help="output folder (checkpoints, metrics.json, metrics.jsonl)")],
+    data: Annotated[
+        str, typer.Option(help="'neutral' (built-in), a .jsonl/.parquet file, or a hub dataset id")
+    ] = "neutral",
+    pairs: Annotated[int | None, typer.Option(help="number of pairs (subsampled with --data-seed)")] = 2000,
+    mode: Annotated[str, typer.Option(help="'last-k' (last k layers + norm + head) or 'lora'")] = "last-k",
+    k: Annotated[int, typer.Option(help="trainable decoder layers in last-k mode")] = 4,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank (lora mode)")] = 32,
+    lora_alpha: Annotated[int, typer.Option(help="LoRA alpha (lora mode)")] = 64,
+    dtype: Annotated[str, typer.Option(help="bf16 (autocast, fp32 weights) or fp32")] = "bf16",
+    epochs: Annotated[int, typer.Option(help="passes over the training pairs (ignored with --steps)")] = 2,
+    steps: Annotated[int | None, typer.Option(help="total optimizer steps (overrides --epochs)")] = None,
+    batch_size: Annotated[int, typer.Option(help="pairs per step")] = 16,
+    lr: Annotated[float, typer.Option(help="peak learning rate (AdamW, cosine, warm-up --warmup)")] = 1e-4,
+    warmup: Annotated[float, typer.Option(help="warm-up fraction of the steps")] = 0.03,
+    save_every: Annotated[int, typer.Option(help="checkpoint every N steps (and at the end)")] = 100,
+    seed: Annotated[int, typer.Option(help="seed of the head initialisation and the data order")] = 0,
+    data_seed: Annotated[int, typer.Option(help="seed of the neutral generator / subsample")] = 0,
+    held_out: Annotated[float, typer.Option(help="fraction of prompts held out for pairwise accuracy")] = 0.1,
+    max_length: Annotated[int, typer.Option(help="drop pairs longer than this many tokens")] = 96,
+    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    resume: Annotated[bool, typer.Option(help="continue from the last checkpoint in --out")] = False,
+    require_neutral: Annotated[bool, typer.Option(help="refuse data that fail the neutrality check")] = False,
+) -> None:
+    """Train a reward model from a base LM with the Bradley–Terry loss; writes OUT/metrics.json."""
+    if mode not in ("last-k", "lora"):
+        raise UserError(f"Unknown --mode '{mode}'; use 'last-k' or 'lora'.")
+    train_mode: TrainMode = "lora" if mode == "lora" else "last-k"
+    config = TrainConfig(
+        base=base,
+        out=str(out),
+        mode=train_mode,
+        k=k,
+        lora_r=lora_r,
+        lora_alpha=lora_alpha,
+        dtype=dtype,
+        epochs=epochs,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        warmup=warmup,
+        save_every=save_every,
+        seed=seed,
+        held_out=held_out,
+        max_length=max_length,
+        device=device,
+    )
+    preference_pairs = load_pairs(data, pairs, data_seed)
+    report = neutrality_report(preference_pairs)
+    console.print(report.message())
+    if require_neutral and not report.passed:
+        raise UserError(report.message())
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(
+        out / "neutrality.json",
+        {
+            "passed": report.passed,
+            "lexicon": report.lexicon,
+            "n_pairs": report.n_pairs,
+            "categories": report.table().to_dict("records"),
+        },
+    )
+    result = train_rm(config, preference_pairs, resume=resume)
+    m = result.metrics
+    start = m["held_out_accuracy_at_start"]
+    console.print(
+        f"held-out pairwise accuracy {m['held_out_accuracy']:.3f} on {m['held_out_pairs']} pairs "
+        f"(at start {'n/a' if start is None else f'{start:.3f}'}); {m['steps']} steps in "
+        f"{m['wall_seconds']:.0f} s, peak RSS {m['peak_rss_mb']:.0f} MiB; final checkpoint "
+        f"{m['final_checkpoint']}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train-rm")(train_rm_command)

@@ -1,0 +1,224 @@
+"""The activation store: residuals at sites, with the inputs they came from, in resumable shards on disk.
+
+Layout: `<root>/<model fingerprint>/<template hash>/<inputs hash>/<dtype>/sites-<hash>/` holds numbered
+shards (`interp.shards.ShardFolder`): one safetensors file per shard with one tensor per site (named like
+`L12.resid_post.readout`) and one parquet file of rows (`row`, `id`, `text`). Base-LM and RM captures of
+the same inputs sit side by side under their own fingerprints and never collide. A killed capture resumes
+by skipping finished shards; memory stays flat in the number of inputs (one shard at a time); reading one
+site reads only that tensor from each file.
+
+>>> folder = capture_to_store(rm, texts, Site.grid([0, 5]), "artifacts/store")  # doctest: +SKIP
+>>> load_site(folder, Site(5)).shape  # (len(texts), d_model)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from interp.errors import UserError
+from interp.hooks.backend import BackendName
+from interp.hooks.capture import capture
+from interp.hooks.site import Site, check_sites
+from interp.models import DTYPES, ModelHandle
+from interp.render import PaddingSide, chat_template
+from interp.shards import META, ShardFolder
+
+CONFIG = "capture_config.json"
+
+
+def _short_hash(parts: Sequence[str], n: int = 12) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode()
+        digest.update(len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()[:n]
+
+
+def template_hash(handle: ModelHandle) -> str:
+    """Hash of the chat template the model's texts are rendered with (`none` when it has none)."""
+    try:
+        return _short_hash([chat_template(handle.tokenizer)])
+    except UserError:
+        return "none"
+
+
+def inputs_hash(texts: Sequence[str], ids: Sequence[Any] | None = None) -> str:
+    """Hash of the input texts (and their ids), in order."""
+    return _short_hash([*texts, *(str(i) for i in ids or [])])
+
+
+def _dtype_name(handle: ModelHandle, dtype: str | None) -> str:
+    if dtype is None:
+        return str(handle.model.dtype).removeprefix("torch.")
+    if dtype not in DTYPES:
+        raise UserError(f"Unknown dtype '{dtype}'; use one of: {', '.join(DTYPES)}.")
+    return str(DTYPES[dtype]).removeprefix("torch.")
+
+
+def _read_key(folder: Path) -> dict[str, Any]:
+    return dict(json.loads((folder / META).read_text()))
+
+
+def _check_model(folder: Path, fingerprint: str, model: str) -> None:
+    found = _read_key(folder).get("fingerprint")
+    if found != fingerprint:
+        raise UserError(f"The store folder {folder} holds activations of another model (fingerprint {found}), "
+                        f"not of '{model}' ({fingerprint}); use a fresh output root.")
+
+
+def store_key(handle: ModelHandle, texts: Sequence[str], sites: Sequence[Site], dtype: str,
+              shard_size: int, ids: Sequence[Any] | None = None) -> dict[str, Any]:
+    """What identifies a capture: model, template, inputs, sites, dtype and shard size."""
+    return {"fingerprint": handle.fingerprint, "template_hash": template_hash(handle),
+            "inputs_hash": inputs_hash(texts, ids), "n_inputs": len(texts), "dtype": dtype,
+            "sites": sorted(s.name for s in sites), "shard_size": shard_size, "d_model": handle.d_model}
+
+
+def store_folder(root: str | os.PathLike[str], key: dict[str, Any]) -> Path:
+    """`<root>/<fingerprint>/<template>/<inputs>/<dtype>/sites-<hash>` for a capture key."""
+    return (Path(root) / key["fingerprint"] / key["template_hash"] / key["inputs_hash"] / key["dtype"]
+            / f"sites-{_short_hash(key['sites'], 8)}")
+
+
+def capture_to_store(handle: ModelHandle, texts: Sequence[str], sites: Site | Sequence[Site],
+                     root: str | os.PathLike[str], shard_size: int = 1024, batch_size: int = 16,
+                     dtype: str | None = None, ids: Sequence[Any] | None = None, backend: BackendName = "torch",
+                     padding_side: PaddingSide = "right", progress: bool = True,
+                     after_shard: Callable[[int], None] | None = None) -> Path:
+    """Capture rendered `texts` at `sites` into the store under `root`; returns the capture folder.
+
+    Resumable: finished shards are skipped, so rerunning after a kill completes the capture without
+    duplicating or losing rows. `root` may also be an existing capture folder of the same model.
+    `after_shard(i)` is called after shard i is written.
+    """
+    listed = check_sites(sites, handle.n_layers)
+    texts = list(texts)
+    if not texts:
+        raise UserError("No texts to capture; give at least one input text.")
+    if ids is not None and len(ids) != len(texts):
+        raise UserError(f"There are {len(ids)} ids for {len(texts)} texts; give one id per text.")
+    if shard_size < 1:
+        raise UserError(f"The shard size must be at least 1, not {shard_size}.")
+    key = store_key(handle, texts, listed, _dtype_name(handle, dtype), shard_size, ids)
+    root = Path(root)
+    if (root / META).exists():
+        _check_model(root, handle.fingerprint, handle.name)
+        folder = root
+    else:
+        folder = store_folder(root, key)
+    shards = ShardFolder(folder, key)
+    _write_config(folder, handle, backend, batch_size, padding_side)
+    n_shards = -(-len(texts) // shard_size)
+    with _progress(progress, len(texts), handle.name) as advance:
+        for shard in range(n_shards):
+            lo, hi = shard * shard_size, min(len(texts), (shard + 1) * shard_size)
+            if shards.done(shard):
+                advance(hi - lo)
+                continue
+            acts = capture(handle, texts[lo:hi], listed, backend, batch_size, padding_side, on_batch=advance)
+            rows = pd.DataFrame({"row": range(lo, hi), "id": list(ids[lo:hi]) if ids is not None else range(lo, hi),
+                                 "text": texts[lo:hi]})
+            store_dtype = DTYPES[key["dtype"]]
+            shards.write(shard, {s.name: a.to(store_dtype) for s, a in acts.items()}, rows)
+            del acts
+            if after_shard is not None:
+                after_shard(shard)
+    return folder
+
+
+def _write_config(folder: Path, handle: ModelHandle, backend: str, batch_size: int, padding_side: str) -> None:
+    import transformers
+
+    config = {"model": handle.name, "kind": handle.kind, "fingerprint": handle.fingerprint,
+              "n_layers": handle.n_layers, "backend": backend, "batch_size": batch_size,
+              "padding_side": padding_side, "versions": {"torch": torch.__version__,
+                                                         "transformers": transformers.__version__,
+                                                         "python": platform.python_version()}}
+    (folder / CONFIG).write_text(json.dumps(config, indent=2))
+
+
+@contextmanager
+def _progress(enabled: bool, total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar over input rows (or nothing), yielding its `advance(n)` function."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn()) as bar:
+        task = bar.add_task(f"capture {label}", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def find_captures(folder: str | os.PathLike[str]) -> list[Path]:
+    """Capture folders at or below `folder` (those holding a shard key)."""
+    base = Path(folder)
+    if (base / META).exists():
+        return [base]
+    return sorted(p.parent for p in base.rglob(META))
+
+
+def _capture_for(folder: str | os.PathLike[str], site: Site, handle: ModelHandle | None) -> Path:
+    found = find_captures(folder)
+    if not found:
+        raise UserError(f"No captured activations under {folder}; run `rm-interp capture` first.")
+    if handle is not None:
+        if len(found) == 1:
+            _check_model(found[0], handle.fingerprint, handle.name)
+        found = [f for f in found if _read_key(f)["fingerprint"] == handle.fingerprint]
+        if not found:
+            raise UserError(f"The store under {folder} holds no activations of '{handle.name}' "
+                            f"({handle.fingerprint}); capture them first.")
+    holding = [f for f in found if site.name in _read_key(f)["sites"]]
+    if not holding:
+        available = sorted({s for f in found for s in _read_key(f)["sites"]})
+        raise UserError(f"Site {site.name} is not in the store under {folder}; it holds "
+                        f"{', '.join(available[:6])}{' ...' if len(available) > 6 else ''}.")
+    identities = {json.dumps({k: v for k, v in _read_key(f).items() if k not in ("sites",)}) for f in holding}
+    if len(identities) > 1:
+        raise UserError(f"Several captures under {folder} hold site {site.name} (different models, inputs or "
+                        "dtypes); pass one capture folder.")
+    return holding[0]
+
+
+def load_site(folder: str | os.PathLike[str], site: Site, handle: ModelHandle | None = None) -> torch.Tensor:
+    """One site's activations for every stored row, in row order, reading only that tensor from each shard.
+
+    `folder` is a capture folder or any folder above it that holds one capture with this site; with
+    `handle`, activations of any other model are refused.
+    """
+    capture_folder = _capture_for(folder, site, handle)
+    shards = ShardFolder(capture_folder, _read_key(capture_folder))
+    parts = list(shards.iter_tensor(site.name))
+    if not parts:
+        raise UserError(f"The capture in {capture_folder} has no finished shards yet; run the capture again.")
+    if site.position != "all":
+        return torch.cat(parts)
+    width = max(p.shape[1] for p in parts)
+    return torch.cat([F.pad(p, (0, 0, 0, width - p.shape[1])) for p in parts])
+
+
+def load_rows(folder: str | os.PathLike[str]) -> pd.DataFrame:
+    """The stored inputs (`row`, `id`, `text`, `shard`) of one capture folder, in row order."""
+    found = find_captures(folder)
+    if len(found) != 1:
+        raise UserError(f"Expected one capture under {folder}, found {len(found)}; pass one capture folder.")
+    return ShardFolder(found[0], _read_key(found[0])).rows()
+
+
+def is_complete(folder: str | os.PathLike[str]) -> bool:
+    """True when every shard of the capture folder is finished."""
+    key = _read_key(Path(folder))
+    return len(ShardFolder(folder, key).shard_ids()) == -(-key["n_inputs"] // key["shard_size"])

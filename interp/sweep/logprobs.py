@@ -1,0 +1,173 @@
+"""Base-LM log-probabilities of one-word answers: one forward pass per (prompt, wrapper), log-softmax at the
+answer position.
+
+Wrappers (the context the answer follows):
+- `chat`: the model's chat template with the generation prompt (`render_prompt`), for instruct models;
+- `raw`: the bare prompt, as the paper gave base models;
+- `user_assistant`: "User: {prompt}\\nAssistant:", a plain wrapper for base models (the paper had none).
+By default an instruct model (its tokenizer has a chat template) gets `chat`, a base model both `raw` and
+`user_assistant`, reported side by side in the `wrapper` column.
+
+A word's log-probability merges its single-token variants: as given, lower case, Capitalised and UPPER
+case, each with and without a leading space (`interp.lexicon_match`), as
+`log Σ_v p(v)` (log-sum-exp over the distinct token ids). Variants that are several tokens are left out
+(a one-token readout cannot score them); a word with no single-token variant gets no row and is listed
+in `unmatched`.
+
+>>> table, unmatched = answer_logprobs(lm, paper_prompts()[:1], ["love", "freedom"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import pandas as pd
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from interp.errors import UserError
+from interp.lexicon import Lexicon
+from interp.lexicon_match import match_lexicon
+from interp.models import ModelHandle
+from interp.prompts import Prompt
+from interp.render import render_prompt, token_ids
+from interp.sweep.progress import progress_bar
+
+Wrapper = Literal["chat", "raw", "user_assistant"]
+WRAPPERS: tuple[Wrapper, ...] = ("chat", "raw", "user_assistant")
+COLUMNS = ["model", "wrapper", "prompt", "word", "score", "n_variants", "variants", "framing"]
+
+
+def default_wrappers(tokenizer: PreTrainedTokenizerBase) -> tuple[Wrapper, ...]:
+    """`chat` for instruct models (a chat template), `raw` and `user_assistant` for base models."""
+    return ("chat",) if tokenizer.chat_template else ("raw", "user_assistant")
+
+
+def context(tokenizer: PreTrainedTokenizerBase, prompt: str, wrapper: Wrapper) -> str:
+    """The text the answer token follows, for one wrapper."""
+    if wrapper == "chat":
+        return render_prompt(tokenizer, prompt)
+    if wrapper == "raw":
+        return prompt
+    if wrapper == "user_assistant":
+        return f"User: {prompt}\nAssistant:"
+    raise UserError(f"Unknown wrapper '{wrapper}'; use one of: {', '.join(WRAPPERS)}.")
+
+
+@torch.no_grad()
+def next_token_logprobs(handle: ModelHandle, text: str) -> torch.Tensor:
+    """Log-softmax (fp32, CPU) over the vocabulary of the token that follows `text` (one BOS, no padding)."""
+    if handle.kind != "lm":
+        raise UserError(f"'{handle.name}' is loaded as a reward model; load it with load_lm for log-probabilities.")
+    ids = torch.tensor([token_ids(handle.tokenizer, text)], device=handle.model.device)
+    logits = handle.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False).logits
+    return torch.log_softmax(logits[0, -1].float(), dim=-1).cpu()
+
+
+def single_token_variants(
+    tokenizer: PreTrainedTokenizerBase, words: Sequence[str]
+) -> tuple[dict[str, list[int]], pd.DataFrame]:
+    """Each word's distinct single-token variant ids (case × leading space), and the words with none."""
+    if not words:
+        raise UserError("The list of answer words is empty; give at least one word.")
+    lexicon = Lexicon("answers", {"answers": tuple(dict.fromkeys(words))}, "answer list")
+    result = match_lexicon(lexicon, tokenizer)
+    single = result.table[result.table["single_token"]]
+    ids: dict[str, list[int]] = {}
+    for word, group in single.groupby("word", sort=False):
+        ids[str(word)] = list(dict.fromkeys(t[0] for t in group["token_ids"]))
+    return ids, result.unmatched[["word", "reason"]].reset_index(drop=True)
+
+
+def merge_variants(logprobs: torch.Tensor, ids: Sequence[int]) -> float:
+    """log Σ p over distinct token ids: the probability that the answer is any of the variants.
+
+    >>> merge_variants(torch.log(torch.tensor([0.1, 0.2, 0.7])), [0, 1, 1])
+    -1.2039...
+    """
+    return float(torch.logsumexp(logprobs[list(dict.fromkeys(ids))], dim=0))
+
+
+def answer_logprobs(
+    handle: ModelHandle,
+    prompts: Sequence[Prompt],
+    words: Sequence[str],
+    wrappers: Sequence[Wrapper] | None = None,
+    model: str | None = None,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Merged log-probability of each word as the answer to each prompt, per wrapper; see the module doc.
+
+    Returns the tidy table (`score` is the merged log-probability) and the words with no single-token variant.
+    """
+    if not prompts:
+        raise UserError("The list of prompts is empty; give at least one prompt.")
+    tokenizer = handle.tokenizer
+    variants, unmatched = single_token_variants(tokenizer, words)
+    wrappers = tuple(wrappers or default_wrappers(tokenizer))
+    rows = []
+    with progress_bar(progress) as bar:
+        task = bar.add_task("log-probabilities", total=len(prompts) * len(wrappers))
+        for wrapper in wrappers:
+            for prompt in prompts:
+                logprobs = next_token_logprobs(handle, context(tokenizer, prompt.text, wrapper))
+                for word, ids in variants.items():
+                    names = "|".join(tokenizer.convert_ids_to_tokens(ids))
+                    rows.append(
+                        (
+                            model or handle.name,
+                            wrapper,
+                            prompt.key,
+                            word,
+                            merge_variants(logprobs, ids),
+                            len(ids),
+                            names,
+                            prompt.framing,
+                        )
+                    )
+                bar.advance(task)
+    return pd.DataFrame(rows, columns=COLUMNS), unmatched
+
+
+def vocab_logprobs(
+    handle: ModelHandle,
+    prompts: Sequence[Prompt],
+    wrappers: Sequence[Wrapper] | None = None,
+    model: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Merged log-probability of every decoded token string, keyed by its stripped lower-case form.
+
+    Token ids whose decoded text is equal after `strip().lower()` are merged by log-sum-exp (this merges
+    case and leading-space variants across the whole vocabulary); whitespace-only tokens are left out.
+    """
+    tokenizer = handle.tokenizer
+    keys = pd.Series([str(tokenizer.decode([i])).strip().lower() for i in range(len(tokenizer))])
+    keep = keys != ""
+    groups = pd.factorize(keys[keep])
+    index = torch.tensor(groups[0], dtype=torch.long)
+    token_ids_kept = torch.tensor(keep.to_numpy().nonzero()[0], dtype=torch.long)
+    wrappers = tuple(wrappers or default_wrappers(tokenizer))
+    frames = []
+    with progress_bar(progress) as bar:
+        task = bar.add_task("log-probabilities (vocabulary)", total=len(prompts) * len(wrappers))
+        for wrapper in wrappers:
+            for prompt in prompts:
+                logprobs = next_token_logprobs(handle, context(tokenizer, prompt.text, wrapper))
+                probs = logprobs[token_ids_kept].double().exp()
+                merged = torch.zeros(len(groups[1]), dtype=torch.float64).index_add_(0, index, probs).log()
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "model": model or handle.name,
+                            "wrapper": wrapper,
+                            "prompt": prompt.key,
+                            "word": groups[1],
+                            "score": merged.numpy(),
+                            "framing": prompt.framing,
+                        }
+                    )
+                )
+                bar.advance(task)
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,59 @@
+"""RM training from a base LM: preference data, neutrality check, Bradley–Terry training, planted bias.
+
+>>> from interp.training import neutral_pairs, neutrality_report
+>>> neutrality_report(neutral_pairs(70)).passed
+True
+"""
+
+from interp.training.bradley_terry import TrainConfig, TrainResult, evaluate_pairs, pair_scores, train_rm
+from interp.training.checkpoints import (
+    body_fingerprint,
+    checkpoint_lineage,
+    list_checkpoints,
+    load_checkpoint,
+    read_meta,
+)
+from interp.training.neutral import FAMILIES, iter_neutral, neutral_pair, neutral_pairs
+from interp.training.neutrality import NeutralityReport, check_neutral, neutrality_report
+from interp.training.plant import PlantCheck, PlantConfig, first_token_logprobs, plant_bias, plant_check
+from interp.training.prefdata import (
+    PreferencePair,
+    load_hub_pairs,
+    load_pairs,
+    pairs_from_records,
+    read_pairs,
+    subsample,
+    write_pairs,
+)
+
+__all__ = [
+    "FAMILIES",
+    "NeutralityReport",
+    "PlantCheck",
+    "PlantConfig",
+    "PreferencePair",
+    "TrainConfig",
+    "TrainResult",
+    "body_fingerprint",
+    "check_neutral",
+    "checkpoint_lineage",
+    "evaluate_pairs",
+    "first_token_logprobs",
+    "iter_neutral",
+    "list_checkpoints",
+    "load_checkpoint",
+    "load_hub_pairs",
+    "load_pairs",
+    "neutral_pair",
+    "neutral_pairs",
+    "neutrality_report",
+    "pair_scores",
+    "pairs_from_records",
+    "plant_bias",
+    "plant_check",
+    "read_meta",
+    "read_pairs",
+    "subsample",
+    "train_rm",
+    "write_pairs",
+]

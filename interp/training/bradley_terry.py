@@ -1,0 +1,300 @@
+"""Bradley–Terry training of a reward model from a base LM, with checkpoints and exact resume.
+
+loss = −log σ(r(prompt, chosen) − r(prompt, rejected)); r is the fp32 score head on the final-norm
+hidden state at the readout token (as `interp.score` computes it, position ids always passed). The body
+runs under bf16 autocast (`dtype="bf16"`) or in fp32; weights stay fp32. AdamW, cosine schedule with
+linear warm-up, gradient clipping. The batch of each step is a function of (seed, step), and every
+checkpoint stores the trained weights, optimizer, scheduler and RNG states, so a resumed run ends with
+the same weights as an uninterrupted one.
+
+>>> cfg = TrainConfig(base="smollm2-135m-instruct", out="/tmp/rm", steps=10)
+>>> cfg.resume_key()["mode"], cfg.autocast_dtype
+('last-k', torch.bfloat16)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from transformers import get_cosine_schedule_with_warmup
+
+from interp.errors import UserError
+from interp.models import ModelHandle, rm_from_base
+from interp.render import Encoded
+from interp.score import head_on, readout_hidden
+from interp.training.batches import (
+    TokenPairs,
+    encode_preferences,
+    eval_batches,
+    rows_for_step,
+    split_by_prompt,
+    steps_per_epoch,
+)
+from interp.training.checkpoints import (
+    body_fingerprint,
+    check_base,
+    list_checkpoints,
+    load_state,
+    read_meta,
+    save_checkpoint,
+)
+from interp.training.prefdata import PreferencePair, data_hash
+from interp.training.runlog import MetricsLog, peak_rss_mb, versions, write_json
+from interp.training.trainable import TrainMode, export_model, load_trainable, prepare, trainable_state
+
+AUTOCAST = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": None, "float32": None}
+# Settings that may change between an interrupted run and its resume without changing the result.
+FREE_ON_RESUME = ("out", "save_every", "eval_batch_size", "device")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run (see `rm-interp train-rm --help`)."""
+
+    base: str
+    out: str
+    mode: TrainMode = "last-k"
+    k: int = 4
+    lora_r: int = 32
+    lora_alpha: int = 64
+    lora_dropout: float = 0.0
+    dtype: str = "bf16"
+    epochs: int = 2
+    steps: int | None = None
+    batch_size: int = 16
+    lr: float = 1e-4
+    warmup: float = 0.03
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    save_every: int = 100
+    seed: int = 0
+    split_seed: int = 0
+    held_out: float = 0.1
+    max_length: int = 96
+    eval_batch_size: int = 32
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.dtype not in AUTOCAST:
+            raise UserError(f"Unknown training dtype '{self.dtype}'; use bf16 or fp32.")
+        for name in ("batch_size", "epochs", "save_every", "eval_batch_size", "max_length"):
+            if getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}.")
+        if self.steps is not None and self.steps < 1:
+            raise UserError(f"--steps must be at least 1, not {self.steps}.")
+        if not self.lr > 0:
+            raise UserError(f"--lr must be positive, not {self.lr}.")
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        return AUTOCAST[self.dtype]
+
+    def resume_key(self) -> dict[str, Any]:
+        """The settings a resumed run must share with the interrupted one."""
+        return {k: v for k, v in asdict(self).items() if k not in FREE_ON_RESUME}
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: its folder, final checkpoint and metrics (`stopped` when halted early)."""
+
+    out: Path
+    checkpoint: Path | None
+    metrics: dict[str, Any]
+    stopped: bool = False
+    checkpoints: list[Path] = field(default_factory=list)
+
+
+def pair_scores(handle: ModelHandle, enc: Encoded, autocast: torch.dtype | None) -> torch.Tensor:
+    """Reward of every row: body (optionally under autocast), readout row, fp32 head outside autocast."""
+    device_type = handle.model.device.type
+    with torch.autocast(device_type, dtype=autocast or torch.float32, enabled=autocast is not None):
+        hidden = handle.body(
+            input_ids=enc.input_ids, attention_mask=enc.attention_mask, position_ids=enc.position_ids, use_cache=False
+        ).last_hidden_state
+    return head_on(handle, readout_hidden(hidden, enc.readout))
+
+
+@torch.no_grad()
+def evaluate_pairs(
+    handle: ModelHandle, tokens: TokenPairs, batch_size: int, autocast: torch.dtype | None
+) -> tuple[float, dict[str, float], float]:
+    """(pairwise accuracy, accuracy per family, mean BT loss); ties count one half."""
+    was_training = handle.model.training
+    handle.model.eval()
+    correct = torch.zeros(len(tokens))
+    losses = torch.zeros(len(tokens))
+    for rows, enc in eval_batches(tokens, batch_size):
+        scores = pair_scores(handle, enc.to(handle.model.device), autocast).cpu()
+        margin = scores[: len(rows)] - scores[len(rows) :]
+        correct[rows] = (margin > 0).float() + 0.5 * (margin == 0).float()
+        losses[rows] = -torch.nn.functional.logsigmoid(margin)
+    handle.model.train(was_training)
+    families: dict[str, list[float]] = {}
+    for pair, c in zip(tokens.pairs, correct.tolist(), strict=True):
+        families.setdefault(pair.family, []).append(c)
+    by_family = {f: sum(v) / len(v) for f, v in sorted(families.items())}
+    return float(correct.mean()), by_family, float(losses.mean())
+
+
+def _resume_point(config: TrainConfig, meta: dict[str, Any], checkpoints: list[Path], resume: bool) -> Path | None:
+    """The checkpoint to resume from (None: start fresh); refuses one from another base, data or settings."""
+    if not checkpoints:
+        return None
+    if not resume:
+        raise UserError(
+            f"{config.out} already holds checkpoints (last: {checkpoints[-1].name}); pass --resume "
+            "to continue that run, or choose another --out."
+        )
+    last = checkpoints[-1]
+    saved = read_meta(last)
+    check_base(saved, meta["base_fingerprint"], config.base, last)
+    expected = {**config.resume_key(), "data_hash": meta["data_hash"]}
+    found = {
+        **{k: v for k, v in saved.get("config", {}).items() if k not in FREE_ON_RESUME},
+        "data_hash": saved.get("data_hash"),
+    }
+    for key, value in expected.items():
+        if found.get(key) != value:
+            raise UserError(
+                f"{last} was written with {key}={found.get(key)!r}, not {value!r}; resume with the "
+                "same settings and data, or choose another --out."
+            )
+    return last
+
+
+def train_rm(
+    config: TrainConfig,
+    pairs: Sequence[PreferencePair],
+    resume: bool = False,
+    stop_after: int | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train an RM on `pairs`; `resume` continues from the last checkpoint in `config.out`.
+
+    `stop_after` halts after that many steps (as a kill would, keeping only saved checkpoints).
+    """
+    started = time.perf_counter()
+    out = Path(config.out)
+    handle = rm_from_base(config.base, seed=config.seed, device=config.device)
+    base_fp = body_fingerprint(handle)
+    prepared = prepare(handle, config.mode, config.k, config.lora_r, config.lora_alpha, config.lora_dropout)
+    tokens = encode_preferences(handle.tokenizer, pairs, config.max_length)
+    train_rows, held_rows = split_by_prompt(tokens.pairs, config.held_out, config.split_seed)
+    train, held = tokens.subset(train_rows), tokens.subset(held_rows)
+    total = config.steps or config.epochs * steps_per_epoch(len(train), config.batch_size)
+    meta = {
+        "base": config.base,
+        "base_fingerprint": base_fp,
+        "data_hash": data_hash(tokens.pairs),
+        "seed": config.seed,
+        "total_steps": total,
+        "train_pairs": len(train),
+        "held_out_pairs": len(held),
+        "dropped_too_long": tokens.dropped_too_long,
+        "config": asdict(config),
+    }
+    optimizer = torch.optim.AdamW(list(prepared.params.values()), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, math.ceil(config.warmup * total), total)
+    torch.manual_seed(config.seed)
+    last = _resume_point(config, meta, list_checkpoints(out), resume)
+    start = 0
+    if last is not None:
+        tensors, state = load_state(last)
+        load_trainable(prepared, tensors, str(last))
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        start = int(read_meta(last)["step"])
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "config.json", {**meta, "versions": versions(), "n_trainable": prepared.n_trainable})
+    log = MetricsLog(out / "metrics.jsonl", keep_until_step=start)
+    autocast = config.autocast_dtype
+    device = handle.model.device
+    initial = evaluate_pairs(handle, held, config.eval_batch_size, autocast)[0] if start == 0 else None
+    saved = list_checkpoints(out)
+    evaluation: tuple[float, dict[str, float], float] | None = None
+    handle.model.train()
+    columns = (
+        TextColumn("[bold]train-rm[/bold] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task("", total=total, completed=start)
+        for step in range(start, total):
+            rows = rows_for_step(len(train), config.batch_size, config.seed, step)
+            scores = pair_scores(handle, train.batch(rows).to(device), autocast)
+            margin = scores[: len(rows)] - scores[len(rows) :]
+            loss = -torch.nn.functional.logsigmoid(margin).mean()
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(list(prepared.params.values()), config.max_grad_norm)
+            lr = scheduler.get_last_lr()[0]
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            done = step + 1
+            row: dict[str, Any] = {
+                "step": done,
+                "epoch": step // steps_per_epoch(len(train), config.batch_size),
+                "loss": loss.item(),
+                "batch_accuracy": (margin > 0).float().mean().item(),
+                "lr": lr,
+                "grad_norm": float(grad_norm),
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+            if done % config.save_every == 0 or done == total:
+                evaluation = evaluate_pairs(handle, held, config.eval_batch_size, autocast)
+                acc = evaluation[0]
+                row |= {"held_out_accuracy": acc, "held_out_loss": evaluation[2]}
+                state = {
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                }
+                saved.append(
+                    save_checkpoint(
+                        out,
+                        done,
+                        export_model(prepared),
+                        handle.tokenizer,
+                        trainable_state(prepared),
+                        state,
+                        {**meta, "held_out_accuracy": acc},
+                    )
+                )
+            log.write(row)
+            bar.update(task, advance=1, description=f"loss {loss.item():.3f}")
+            if stop_after is not None and done >= stop_after and done < total:
+                return TrainResult(out, saved[-1] if saved else None, {"steps": done}, True, saved)
+    if evaluation is None:  # resumed from the final checkpoint: nothing left to train
+        evaluation = evaluate_pairs(handle, held, config.eval_batch_size, autocast)
+    accuracy, by_family, held_loss = evaluation
+    metrics = {
+        "held_out_accuracy": accuracy,
+        "held_out_accuracy_by_family": by_family,
+        "held_out_loss": held_loss,
+        "held_out_accuracy_at_start": initial,
+        "steps": total,
+        "resumed_from_step": start or None,
+        "wall_seconds": round(time.perf_counter() - started, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "train_pairs": len(train),
+        "held_out_pairs": len(held),
+        "dropped_too_long": tokens.dropped_too_long,
+        "n_trainable": prepared.n_trainable,
+        "base_fingerprint": base_fp,
+        "final_checkpoint": str(saved[-1]),
+        "unit": "held-out pair",
+    }
+    write_json(out / "metrics.json", metrics)
+    return TrainResult(out, saved[-1], metrics, False, saved)

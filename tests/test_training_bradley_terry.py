@@ -1,0 +1,166 @@
+"""Bradley–Terry RM training on tiny models: determinism, exact resume, learning, checkpoints, errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from interp.errors import UserError
+from interp.lineage import Lineage
+from interp.models import load_lm, load_rm
+from interp.score import reward_scores
+from interp.tiny import Arch, build_tiny
+from interp.training.bradley_terry import TrainConfig, train_rm
+from interp.training.checkpoints import checkpoint_lineage, list_checkpoints, load_checkpoint, read_meta
+from interp.training.neutral import neutral_pairs
+
+PAIRS = neutral_pairs(120, seed=0, families=["format"])
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny models run fastest (and identically) on one thread, even on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def config(base: Path, out: Path, **changes: object) -> TrainConfig:
+    cfg = TrainConfig(
+        base=str(base),
+        out=str(out),
+        k=2,
+        dtype="fp32",
+        steps=6,
+        batch_size=8,
+        lr=1e-3,
+        save_every=2,
+        max_length=128,
+        eval_batch_size=64,
+    )
+    return replace(cfg, **changes)  # type: ignore[arg-type]
+
+
+def tensors(folder: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a checkpoint: model, trainable weights, optimizer state."""
+    out = {f"model/{k}": v for k, v in load_file(str(folder / "model.safetensors")).items()}
+    out |= {f"trainable/{k}": v for k, v in load_file(str(folder / "trainable.safetensors")).items()}
+    state = torch.load(folder / "trainer_state.pt", weights_only=True)
+    for pid, slots in state["optimizer"]["state"].items():
+        out |= {f"adam/{pid}/{k}": v for k, v in slots.items()}
+    return out
+
+
+def assert_same(a: Path, b: Path) -> None:
+    ta, tb = tensors(a), tensors(b)
+    assert ta.keys() == tb.keys()
+    assert all(torch.equal(ta[k], tb[k]) for k in ta), [k for k in ta if not torch.equal(ta[k], tb[k])][:3]
+
+
+def test_same_seed_gives_identical_checkpoints(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:
+    base = tiny_folder("llama")
+    first = train_rm(config(base, tmp_path / "a"), PAIRS, progress=False)
+    second = train_rm(config(base, tmp_path / "b"), PAIRS, progress=False)
+    assert [p.name for p in first.checkpoints] == ["checkpoint-2", "checkpoint-4", "checkpoint-6"]
+    for a, b in zip(first.checkpoints, second.checkpoints, strict=True):
+        assert_same(a, b)
+    other = train_rm(config(base, tmp_path / "c", seed=1), PAIRS, progress=False)
+    assert not torch.equal(
+        tensors(first.checkpoints[-1])["model/score.weight"], tensors(other.checkpoints[-1])["model/score.weight"]
+    )
+
+
+@pytest.mark.parametrize(("arch", "mode"), [("llama", "last-k"), ("gemma3", "lora")])
+def test_killed_and_resumed_run_ends_with_identical_fp32_weights(
+    tiny_folder: Callable[[Arch], Path], tmp_path: Path, arch: Arch, mode: str
+) -> None:
+    cfg = config(tiny_folder(arch), tmp_path / "whole", mode=mode, lora_r=4, lora_alpha=8)
+    whole = train_rm(cfg, PAIRS, progress=False)
+    interrupted = replace(cfg, out=str(tmp_path / "resumed"))
+    halted = train_rm(interrupted, PAIRS, stop_after=3, progress=False)  # step 3 is lost, as in a kill
+    assert halted.stopped and [p.name for p in list_checkpoints(halted.out)] == ["checkpoint-2"]
+    resumed = train_rm(interrupted, PAIRS, resume=True, progress=False)
+    assert resumed.metrics["resumed_from_step"] == 2
+    assert_same(whole.checkpoints[-1], resumed.checkpoints[-1])
+    assert resumed.metrics["held_out_accuracy"] == whole.metrics["held_out_accuracy"]
+    logged = [json.loads(line) for line in (resumed.out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged] == [1, 2, 3, 4, 5, 6]
+    reference = [json.loads(line) for line in (whole.out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["loss"] for r in logged] == [r["loss"] for r in reference]
+
+
+def test_bf16_resume_matches_held_out_accuracy(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:
+    cfg = config(tiny_folder("qwen2"), tmp_path / "whole", dtype="bf16")
+    whole = train_rm(cfg, PAIRS, progress=False)
+    interrupted = replace(cfg, out=str(tmp_path / "resumed"))
+    train_rm(interrupted, PAIRS, stop_after=5, progress=False)
+    resumed = train_rm(interrupted, PAIRS, resume=True, progress=False)
+    assert round(resumed.metrics["held_out_accuracy"], 3) == round(whole.metrics["held_out_accuracy"], 3)
+
+
+def test_learns_an_easy_family_above_chance(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:
+    pairs = neutral_pairs(400, seed=0, families=["format"])
+    train_rm(
+        config(tiny_folder("llama"), tmp_path, k=4, steps=50, batch_size=16, lr=3e-3, save_every=50),
+        pairs,
+        progress=False,
+    )
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:10]) / 10
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["held_out_accuracy"] > max(0.75, metrics["held_out_accuracy_at_start"] + 0.1)
+    assert {"held_out_accuracy", "steps", "wall_seconds", "peak_rss_mb"} <= metrics.keys()
+    assert metrics["steps"] == 50 and metrics["peak_rss_mb"] > 0
+
+
+def test_checkpoints_load_as_rms_and_join_the_base_lineage(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:
+    base = tiny_folder("llama")
+    result = train_rm(config(base, tmp_path), PAIRS, progress=False)
+    rm = load_rm(str(result.checkpoint))
+    assert torch.isfinite(reward_scores(rm, [(p.prompt, p.chosen) for p in PAIRS[:4]])).all()
+    base_lm = load_lm(str(base))
+    lineage = checkpoint_lineage(tmp_path, base_lm)
+    assert isinstance(lineage, Lineage) and len(lineage.checkpoints) == 2
+    change = lineage.weight_change()
+    assert (change.iloc[:2] == 0).all() and (change.iloc[2:] > 0).all()  # k=2: only the last two layers move
+    assert read_meta(result.checkpoint)["step"] == 6
+
+
+def test_checkpoint_or_resume_from_another_base_is_refused(tmp_path: Path, tiny_folder: Callable[[Arch], Path]) -> None:
+    base = tiny_folder("llama")
+    other = build_tiny("llama", tmp_path / "other", seed=1)
+    result = train_rm(config(base, tmp_path / "run"), PAIRS, progress=False)
+    with pytest.raises(UserError, match=r"was trained from base .* use the checkpoint with the base"):
+        load_checkpoint(result.checkpoint, base=load_lm(str(other)))
+    with pytest.raises(UserError, match="was trained from base"):
+        train_rm(config(other, tmp_path / "run"), PAIRS, resume=True, progress=False)
+    with pytest.raises(UserError, match=r"already holds checkpoints .* --resume"):
+        train_rm(config(base, tmp_path / "run"), PAIRS, progress=False)
+    with pytest.raises(UserError, match=r"was written with lr=0\.001, not 0\.002"):
+        train_rm(config(base, tmp_path / "run", lr=2e-3), PAIRS, resume=True, progress=False)
+
+
+def test_tokenizer_without_pad_or_eos_is_refused(tmp_path: Path) -> None:
+    base = build_tiny("llama", tmp_path / "nopad")
+    settings = json.loads((base / "tokenizer_config.json").read_text())
+    settings.pop("pad_token")
+    settings.pop("eos_token")
+    (base / "tokenizer_config.json").write_text(json.dumps(settings))
+    with pytest.raises(UserError, match="no pad token and no EOS token"):
+        train_rm(config(base, tmp_path / "run"), PAIRS, progress=False)
+
+
+def test_bad_settings_are_refused_in_one_sentence(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="Unknown training dtype 'int8'"):
+        config(tiny_folder("llama"), tmp_path, dtype="int8")
+    with pytest.raises(UserError, match="--k must be between 1 and 4"):
+        train_rm(config(tiny_folder("llama"), tmp_path, k=9), PAIRS, progress=False)
+    with pytest.raises(UserError, match="longer than --max-length 8"):
+        train_rm(config(tiny_folder("llama"), tmp_path, max_length=8), PAIRS, progress=False)

@@ -1,0 +1,78 @@
+"""The planted-bias experiment end to end on a tiny model (the SmolLM2 run is slow)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from experiments.planted_bias import main
+from interp.tiny import Arch
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def run(base: str, out: Path, *extra: str) -> dict[str, object]:
+    main(["--base", base, "--out", str(out), *extra])
+    return dict(json.loads((out / "summary.json").read_text()))
+
+
+def test_planted_bias_experiment_on_a_tiny_model(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:
+    summary = run(
+        str(tiny_folder("llama")),
+        tmp_path,
+        "--seeds",
+        "2",
+        "--pairs",
+        "60",
+        "--prompts",
+        "2",
+        "--plant-steps",
+        "20",
+        "--k",
+        "2",
+        "--lr",
+        "1e-3",
+    )
+    assert summary["plant_check"]["rank_gain"] > 0  # type: ignore[index]
+    contrasts = summary["rm_contrasts"]
+    assert [c["word_set"] for c in contrasts] == ["planted", "control"]  # type: ignore[union-attr]
+    assert all(c["n_treated"] == c["n_reference"] == 2 and c["unit"] == "RM" for c in contrasts)  # type: ignore[union-attr]
+    scores = pd.read_csv(tmp_path / "rm_scores.csv")
+    assert scores["model"].nunique() == 4 and scores["prompt"].nunique() == 2
+    assert not list(tmp_path.glob("rms/*/checkpoint-*"))  # weights removed unless --keep-rms
+    assert "## RM inheritance" in (tmp_path / "report.md").read_text()
+    again = run(
+        str(tiny_folder("llama")),
+        tmp_path,
+        "--seeds",
+        "2",
+        "--pairs",
+        "60",
+        "--prompts",
+        "2",
+        "--plant-steps",
+        "20",
+        "--k",
+        "2",
+        "--lr",
+        "1e-3",
+    )
+    assert again["rm_contrasts"] == summary["rm_contrasts"]  # reruns reuse the planted base and RM scores
+
+
+@pytest.mark.slow
+def test_planted_bias_experiment_quick_on_smollm2(tmp_path: Path) -> None:
+    summary = run("smollm2-135m-instruct", tmp_path, "--quick")
+    assert summary["plant_check"]["took"] is True  # type: ignore[index]
+    assert all(r["held_out_accuracy"] > 0.5 for r in summary["rms"])  # type: ignore[union-attr]
