@@ -10,6 +10,10 @@ layers and scaled to 30.
     python -m benchmarks.probes --quick     # null: 20 permutations, 200 bootstraps; sklearn on 1 layer
     python -m benchmarks.probes             # null: 100 permutations, 1,000 bootstraps; sklearn on 3 layers
 
+Both sides run on `--threads` threads (torch and BLAS; default 1). The per-layer matrices are small, and on
+a shared, busy machine two spinning OpenMP threads were measured ~8× slower than one (CPU time is printed
+too, so a busy machine shows as wall ≫ CPU).
+
 The last line printed is a JSON object with `seconds_all_layers_cv` and `planted_cosine` (the smallest
 cosine of a method's recovered direction with the planted one).
 """
@@ -27,6 +31,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from probes.data import ProbeData, planted
 from probes.fit import ProbeConfig, fit_probes
@@ -38,20 +43,28 @@ PLANTED_LAYER = 17
 def _sklearn_layer(x: np.ndarray, data: ProbeData, splits: list[tuple[np.ndarray, np.ndarray]]) -> None:
     """What the three probes cost the usual way on one layer (CV scores and an all-data fit each)."""
     y = data.labels
-    make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=list(DEFAULT_CS), cv=splits, scoring="roc_auc")).fit(x, y)
+    logistic = LogisticRegressionCV(
+        Cs=list(DEFAULT_CS), cv=splits, scoring="roc_auc", l1_ratios=(0.0,), use_legacy_attributes=False
+    )
+    make_pipeline(StandardScaler(), logistic).fit(x, y)
     for train, _ in [*splits, (np.arange(len(y)), None)]:
         LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto").fit(x[train], y[train])
-        x[train][y[train] == 1].mean(0) - x[train][y[train] == 0].mean(0)
+        _ = x[train][y[train] == 1].mean(0) - x[train][y[train] == 0].mean(0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller null, bootstrap and sklearn sample")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
+    parser.add_argument("--threads", type=int, default=1, help="torch and BLAS threads for both sides")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    n_perm, n_boot, sk_layers = (20, 200, 1) if args.quick else (100, 1000, 3)
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(args.threads):
+        run(args.quick)
+
+
+def run(quick: bool) -> None:
+    """Time, check recovery and print the summary; the last line is the JSON object."""
+    n_perm, n_boot, sk_layers = (20, 200, 1) if quick else (100, 1000, 3)
     data, u = planted(n_words=200, per_word=10, n_layers=30, d_model=576, layer=PLANTED_LAYER, seed=0)
     print(
         f"shape {data.X.shape}, {data.n_words} words, torch threads {torch.get_num_threads()}, "

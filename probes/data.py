@@ -23,7 +23,7 @@ from interp.directions import POINTS
 from interp.errors import UserError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ProbeData:
     """One model's activations on a set of labelled one-word inputs.
 

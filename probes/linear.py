@@ -1,15 +1,15 @@
 """Batched linear probes for one layer: L2 logistic regression, difference of means, shrinkage LDA.
 
-Every fitter takes one layer's activations X (n, d), a label matrix Y (n, P) — column 0 the true labels,
-further columns e.g. word-level permutations — and each example's test-fold id, and returns raw-frame
-linear scorers `x @ w + b` for every fold (fit without that fold's words) and for all the data (index F).
-One call gives cross-fitted held-out scores, a permutation null and the final direction.
+Every fitter takes one layer's activations with each example's test fold (`Layer.prepare`) and a label
+matrix Y (n, P) — column 0 the true labels, further columns e.g. word-level permutations — and returns
+raw-frame linear scorers `x @ w + b` for every fold (fit without that fold's words) and for all the data
+(index F). One call gives cross-fitted held-out scores, a permutation null and the final direction.
 
 - logistic: sklearn's objective C·Σ log-loss + ½‖w‖² on standardised features (mean and scale of all
   examples, label-free) with an unpenalised intercept, solved for all folds × label columns × C values at
   once by L-BFGS with an exact line search, its initial inverse Hessian the Böhning bound (¼·ZᵀZ/n + λ)⁻¹,
-  which is diagonal in the PCA basis of all examples. C is picked per label column by the
-  pooled held-out AUC over the grouped folds; ties go to the smallest C (strongest penalty), as in sklearn's
+  which is diagonal in the PCA basis of all examples. C is picked per label column by the pooled held-out
+  AUC over the grouped folds; ties go to the smallest C (strongest penalty), as in sklearn's
   LogisticRegressionCV. (Held-out log-loss would prefer weak penalties that only sharpen calibration.)
 - diff_means: mean(class 1) − mean(class 0) in the raw frame, threshold at the midpoint.
 - lda: Σ⁻¹δ on standardised features, Σ the pooled within-class covariance shrunk towards a multiple of
@@ -58,7 +58,7 @@ def rank_auc(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.asarray(((ranks * y).sum(0) - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LayerFit:
     """Linear scorers x @ weight[p, f] + bias[p, f] for label column p and fold f (f = F: all data)."""
 
@@ -87,7 +87,7 @@ class LayerFit:
         return self.weight[p, -1]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Layer:
     """One layer's activations prepared once for every fitter: raw x (n, d), standardised z (mean and scale
     of all examples), test-fold ids, training masks (n, F + 1) and the Gram matrix zᵀz of each test fold."""
@@ -136,7 +136,7 @@ def fit_layer(
 ) -> LayerFit:
     """Fit `method` for every fold and label column of Y (n,) or (n, P); see the module docstring.
 
-    For logistic, C is chosen from `Cs` per label column unless `c_fixed` pins it (e.g. for a null)."""
+    For logistic, C is chosen from `Cs` per label column unless `c_fixed` pins it (to refit at a known C)."""
     y = torch.as_tensor(Y).float()
     y = y[:, None] if y.ndim == 1 else y
     if method == "diff_means":
@@ -160,19 +160,20 @@ def fit_with_perms(
     Cs: Sequence[float] = DEFAULT_CS,
     max_iter: int = 500,
     tol: float = 1e-4,
+    chunk: int = 32,
 ) -> LayerFit:
-    """Column 0 fits the true labels (n,), columns 1.. the permuted labels (n, P).
+    """Column 0 fits the true labels (n,), columns 1.. the permuted labels (n, P), each by the whole
+    procedure — for logistic each column chooses its own C — so a permutation null includes that choice.
 
-    For logistic, C is chosen by grouped CV on the true labels and the permuted fits reuse it."""
+    Logistic columns are solved `chunk` at a time to bound memory."""
+    y = np.concatenate([labels[:, None], perms], 1)
     if method != "logistic":
-        return fit_layer(layer, np.concatenate([labels[:, None], perms], 1), method)
-    fit = fit_layer(layer, labels, method, Cs=Cs, max_iter=max_iter, tol=tol)
-    if perms.shape[1] == 0:
-        return fit
-    null = fit_layer(layer, perms, method, c_fixed=float(fit.c_reg[0]), max_iter=max_iter, tol=tol)
-    return LayerFit(
-        torch.cat([fit.weight, null.weight]), torch.cat([fit.bias, null.bias]), torch.cat([fit.c_reg, null.c_reg])
-    )
+        return fit_layer(layer, y, method)
+    parts = [
+        fit_layer(layer, y[:, i : i + chunk], method, Cs=Cs, max_iter=max_iter, tol=tol)
+        for i in range(0, y.shape[1], chunk)
+    ]
+    return LayerFit(*(torch.cat([getattr(p, f) for p in parts]) for f in ("weight", "bias", "c_reg")))
 
 
 def _class_means(x: torch.Tensor, y: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -333,12 +334,13 @@ def _line_search(
     newton_steps: int = 4,
 ) -> torch.Tensor:
     """Per column, the step length along p minimising the objective: 1-D Newton from 1, then halving
-    until the objective is no larger than at 0."""
+    (columns that got worse only) until the objective is no larger than at 0, up to float32 rounding."""
     pw, pp = (pen * w * p).sum(0), (pen * p * p).sum(0)
 
-    def phi(t: torch.Tensor) -> torch.Tensor:
-        zz = z + t * zp
-        return (wt * (torch.nn.functional.softplus(zz) - t_ * zz)).sum(0) + t * pw + 0.5 * t * t * pp
+    def phi(t: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        zz = z[:, cols] + t * zp[:, cols]
+        loss = (wt[:, cols] * (torch.nn.functional.softplus(zz) - t_[:, cols] * zz)).sum(0)
+        return loss + t * pw[cols] + 0.5 * t * t * pp[cols]
 
     t = torch.ones(z.shape[1])
     for _ in range(newton_steps):
@@ -346,10 +348,13 @@ def _line_search(
         d1 = (wt * (sg - t_) * zp).sum(0) + pw + t * pp
         d2 = (wt * sg * (1 - sg) * zp * zp).sum(0) + pp
         t = torch.where(d2 > 0, t - d1 / d2.clamp_min(1e-30), t).clamp(1e-6, 1e6)
-    start = phi(torch.zeros_like(t))
+    every = torch.arange(z.shape[1])
+    start = phi(torch.zeros_like(t), every)
+    bound = start + 1e-6 * start.abs() + 1e-12
+    cols = every[phi(t, every) > bound]
     for _ in range(30):
-        worse = phi(t) > start
-        if not bool(worse.any()):
+        if cols.numel() == 0:
             break
-        t = torch.where(worse, t / 2, t)
+        t[cols] = t[cols] / 2
+        cols = cols[phi(t[cols], cols) > bound[cols]]
     return t

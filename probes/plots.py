@@ -68,7 +68,7 @@ def plot_probe_auc(table: pd.DataFrame, path: str | Path, method: str = "logisti
         ylim=(0.3, 1.02),
         title=title or f"{method} probe: held-out AUC by layer (shading: 95% word-bootstrap CI)",
     )
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
     return _save(fig, path)
 
 
@@ -96,24 +96,22 @@ def plot_transfer(
     names: tuple[str, str] = ("base", "RM"),
     title: str = "",
 ) -> Path:
-    """Own and transferred held-out AUC by layer from `Persistence.directions`."""
-    needed = ("layer", "method", "auc_a", "auc_b", "auc_a_to_b", "auc_b_to_a", "transfer_null_q95")
+    """Own and transferred held-out AUC (left) and accuracy (right) by layer from `Persistence.directions`."""
+    needed = ("layer", "method", "auc_a", "auc_b", "auc_a_to_b", "auc_b_to_a", "transfer_null_q95", "acc_a_to_b")
     rows = _rows(table, method, needed)
     a, b = names
-    fig = Figure(figsize=(7, 4))
-    ax = fig.add_subplot()
-    ax.plot(rows.layer, rows.auc_a, color="C0", label=f"{a} probe on {a}")
-    ax.plot(rows.layer, rows.auc_b, color="C1", label=f"{b} probe on {b}")
-    ax.plot(rows.layer, rows.auc_a_to_b, color="C0", ls="--", label=f"{a} probe on {b}")
-    ax.plot(rows.layer, rows.auc_b_to_a, color="C1", ls="--", label=f"{b} probe on {a}")
-    ax.fill_between(
-        rows.layer, 0.5, rows.transfer_null_q95, color="grey", alpha=0.25, lw=0, label=f"shuffled-label {a}→{b} (95%)"
-    )
-    ax.set(
-        xlabel="layer",
-        ylabel="held-out AUC (grouped by word)",
-        ylim=(0.3, 1.02),
-        title=title or f"{method} probe transfer between {a} and {b}",
-    )
-    ax.legend(fontsize=7, loc="lower right")
+    fig = Figure(figsize=(11, 4))
+    for ax, metric in zip(fig.subplots(1, 2), ("auc", "acc"), strict=True):
+        ax.plot(rows.layer, rows[f"{metric}_a"], color="C0", label=f"{a} probe on {a}")
+        ax.plot(rows.layer, rows[f"{metric}_b"], color="C1", label=f"{b} probe on {b}")
+        ax.plot(rows.layer, rows[f"{metric}_a_to_b"], color="C0", ls="--", label=f"{a} probe on {b}")
+        ax.plot(rows.layer, rows[f"{metric}_b_to_a"], color="C1", ls="--", label=f"{b} probe on {a}")
+        if metric == "auc":
+            ax.fill_between(rows.layer, 0.5, rows.transfer_null_q95, color="grey", alpha=0.25, lw=0,
+                            label=f"shuffled-label {a}→{b} (95%)")  # fmt: skip
+        ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+        label = "AUC" if metric == "auc" else "accuracy (each probe's own threshold)"
+        ax.set(xlabel="layer", ylabel=f"held-out {label}", ylim=(0.3, 1.02))
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle(title or f"{method} probe transfer between {a} and {b} (folds grouped by word)")
     return _save(fig, path)
