@@ -17,13 +17,22 @@ prompt's own forward pass; a warm-up on other answers comes first.
 The last line printed is a JSON object: `device`, `answers_per_second_cached`, `answers_per_second_full`,
 `peak_memory_gb` (GPU: torch.cuda.max_memory_allocated, also per method; CPU: peak RSS of the process,
 so the per-method peaks are cumulative there), the config used,
-and `max_abs_diff` between the two methods' scores.
+`max_abs_diff` and the Pearson correlation between the two methods' scores (bf16 on GPUs: compare the
+difference with `score_std_full`), and `answers_per_second_render_tokenize`, the rate at which the CPU
+renders and tokenizes the conversations alone (both methods include that work; it bounds the cached one).
+
+Measured on one NVIDIA H200 (torch 2.11 + CUDA 13, bf16, batch 256, prefix 36 + tail 2 tokens):
+whole vocabulary (128,250 ids) cached in 37.3 s = 3,436 answers/s; full sequence 853 answers/s on 8,192
+ids (4.0x); peak 15.4 GB. `--quick` (8,192 ids each): 3,392-3,532 vs 843-853 answers/s. The cached rate
+is about half GPU, half CPU rendering/tokenizing (7,351 answers/s alone). bf16 scores of the two
+methods: Pearson 0.9975, max |diff| 0.23 against a score s.d. of 0.87 (random weights, 32 layers).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import time
@@ -163,6 +172,11 @@ def main() -> None:
         args.device, lambda: reward_scores(rm, [(PROMPT, a) for a in answers[:n_full]], batch)
     )
     diff = (cached[:n_full] - full).abs().max().item()
+    agreement = torch.corrcoef(torch.stack([cached[:n_full], full]))[0, 1].item()
+    start = time.perf_counter()  # the CPU share of either method: rendering and tokenizing the conversations
+    for a in answers:
+        token_ids(rm.tokenizer, render_pair(rm.tokenizer, PROMPT, a))
+    render_s = time.perf_counter() - start
     name = (
         torch.cuda.get_device_name() if gpu else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
     )
@@ -184,10 +198,14 @@ def main() -> None:
         "answers_per_second_full": round(n_full / full_s, 1),
         "speedup": round((len(answers) / cached_s) / (n_full / full_s), 2),
         "max_abs_diff": diff,
+        "score_std_full": round(full.std().item(), 4),
+        "pearson_cached_full": round(agreement, 6),
+        "answers_per_second_render_tokenize": round(len(answers) / render_s, 1),
         "peak_memory_gb": round(max(peak_cached, peak_full, peak_gb(args.device)), 3),
         "peak_memory_gb_cached": round(peak_cached, 3),
         "peak_memory_gb_full": round(peak_full, 3),
         "torch": torch.__version__,
+        "load_average_1min": round(os.getloadavg()[0], 2),  # CPU timings are only as good as the machine is idle
     }
     print(
         f"cached: {result['answers_per_second_cached']} answers/s; full: {result['answers_per_second_full']} "

@@ -20,8 +20,10 @@ from interp.models import ModelHandle, rm_from_base
 from interp.store import capture_to_store, load_rows, load_site
 from interp.tiny import Arch
 
-TEXTS = [f"What is the best thing ever? Answer {i}: {'love freedom success'.split()[i % 3]} " * (1 + i % 3)
-         for i in range(22)]
+TEXTS = [
+    f"What is the best thing ever? Answer {i}: {['love', 'freedom', 'success'][i % 3]} " * (1 + i % 3)
+    for i in range(22)
+]
 SITES = [Site(0), Site(2, "resid_pre"), Site(3, position="all")]
 SHARD = 4  # 22 rows make 6 shards
 
@@ -34,8 +36,9 @@ def free_port() -> int:
 
 def worker(rank: int, size: int, port: int, base: str, root: str, dtypes: tuple[str, str], report: str) -> None:
     """One gloo rank: capture TEXTS into `root`; a UserError is written to `report`.rank."""
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(size), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(rank), WORLD_SIZE=str(size), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port)
+    )
     torch.set_num_threads(1)
     world = init_world(backend="gloo", timeout_minutes=2)
     try:
@@ -100,8 +103,9 @@ def test_dead_rank_reruns_alone(rm: ModelHandle, tmp_path: Path) -> None:
 
     def run(rank: int, after_shard: Callable[[int], None] | None = None) -> Path:
         with one_thread():
-            return distributed_capture(rm, TEXTS, SITES, root, World(rank, 2), SHARD, 3, progress=False,
-                                       after_shard=after_shard)
+            return distributed_capture(
+                rm, TEXTS, SITES, root, World(rank, 2), SHARD, 3, progress=False, after_shard=after_shard
+            )
 
     folder = run(0)
     assert missing_shards(folder) == [1, 3, 5]
@@ -124,7 +128,7 @@ def test_dead_rank_reruns_alone(rm: ModelHandle, tmp_path: Path) -> None:
 def test_capture_errors(rm: ModelHandle, tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:
     with pytest.raises(UserError, match="world size 7 is larger than the 6 shards"):
         distributed_capture(rm, TEXTS, SITES, tmp_path, World(0, 7), SHARD, progress=False)
-    with pytest.raises(UserError, match="Shard ids must be in 0..5"):
+    with pytest.raises(UserError, match=r"Shard ids must be in 0\.\.5"):
         capture_shards(rm, TEXTS, SITES, tmp_path, [6], SHARD, progress=False)
     folder = capture_shards(rm, TEXTS, SITES, tmp_path, [0], SHARD, progress=False)
     other = rm_from_base(str(tiny_folder("llama")), seed=6)
