@@ -46,7 +46,8 @@ def _call_mask(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
 
 
 def _apply(hidden: torch.Tensor, mask: torch.Tensor, site: Site, edit: Edit) -> torch.Tensor:
-    chosen = position_mask(mask.to(hidden.device), site.position)
+    # With a KV cache (prompt-prefix scoring) the mask spans cached + new tokens; the hidden states are the new ones.
+    chosen = position_mask(mask[:, -hidden.shape[1] :].to(hidden.device), site.position)
     out = hidden.clone()
     out[chosen] = edit(hidden[chosen].float()).to(hidden.dtype)
     return out

@@ -57,22 +57,29 @@ def stacked(*interventions: Intervene) -> Intervene:
     return enter
 
 
-def value_gaps(scores: pd.DataFrame, categories: Mapping[str, str], positive: str = "agency",
-               negative: str = "communion") -> pd.DataFrame:
+def value_gaps(
+    scores: pd.DataFrame, categories: Mapping[str, str], positive: str = "agency", negative: str = "communion"
+) -> pd.DataFrame:
     """Per prompt: `reward_gap` (mean positive − mean negative reward) and `rank_gap` (median rank of
     negative − median rank of positive words; rank 1 = highest reward)."""
     frame = scores.assign(category=scores["word"].map(categories)).dropna(subset=["category"])
     frame = frame.assign(rank=frame.groupby("prompt")["score"].rank(ascending=False, method="average"))
     means = frame.pivot_table(index=["prompt", "framing"], columns="category", values="score", aggfunc="mean")
     medians = frame.pivot_table(index=["prompt", "framing"], columns="category", values="rank", aggfunc="median")
-    out = pd.DataFrame({"reward_gap": means[positive] - means[negative],
-                        "rank_gap": medians[negative] - medians[positive]})
+    out = pd.DataFrame(
+        {"reward_gap": means[positive] - means[negative], "rank_gap": medians[negative] - medians[positive]}
+    )
     return out.reset_index()
 
 
-def run_conditions(handle: ModelHandle, prompts: Sequence[Prompt], words: Mapping[str, str],
-                   conditions: Sequence[Condition], batch_size: int = 64,
-                   on_condition: Callable[[Condition], None] | None = None) -> pd.DataFrame:
+def run_conditions(
+    handle: ModelHandle,
+    prompts: Sequence[Prompt],
+    words: Mapping[str, str],
+    conditions: Sequence[Condition],
+    batch_size: int = 64,
+    on_condition: Callable[[Condition], None] | None = None,
+) -> pd.DataFrame:
     """Score the grid under every condition; one row per (condition, prompt) with both gaps and raw
     mean scores. The prompt cache is rebuilt inside each intervention, so prefix and answer are edited alike."""
     rows = []
@@ -82,8 +89,15 @@ def run_conditions(handle: ModelHandle, prompts: Sequence[Prompt], words: Mappin
             scores = sweep_answers(handle, prompts, answers, batch_size=batch_size, progress=False)
         gaps = value_gaps(scores, words)
         gaps["mean_score"] = scores.groupby("prompt")["score"].mean().reindex(gaps["prompt"]).to_numpy()
-        rows.append(gaps.assign(condition=condition.name, group=condition.group, layer=condition.layer,
-                                alpha=condition.alpha, control=condition.control))
+        rows.append(
+            gaps.assign(
+                condition=condition.name,
+                group=condition.group,
+                layer=condition.layer,
+                alpha=condition.alpha,
+                control=condition.control,
+            )
+        )
         if on_condition is not None:
             on_condition(condition)
     return pd.concat(rows, ignore_index=True)
@@ -120,14 +134,20 @@ def effects(table: pd.DataFrame, by: Sequence[str] = ("framing",), n_boot: int =
     return pd.DataFrame(out)
 
 
-def null_band(effect_table: pd.DataFrame, metric: str, control_group: str = "random",
-              by: Sequence[str] = ("layer", "alpha", "framing"), level: float = 0.95) -> pd.DataFrame:
+def null_band(
+    effect_table: pd.DataFrame,
+    metric: str,
+    control_group: str = "random",
+    by: Sequence[str] = ("layer", "alpha", "framing"),
+    level: float = 0.95,
+) -> pd.DataFrame:
     """The central `level` interval of a metric over the control directions, per layer/alpha/framing."""
     controls = effect_table[effect_table["group"] == control_group]
     tail = (1 - level) / 2
     grouped = controls.groupby(list(by))[metric]
-    return pd.DataFrame({"null_lo": grouped.quantile(tail), "null_hi": grouped.quantile(1 - tail),
-                         "null_n": grouped.size()}).reset_index()
+    return pd.DataFrame(
+        {"null_lo": grouped.quantile(tail), "null_hi": grouped.quantile(1 - tail), "null_n": grouped.size()}
+    ).reset_index()
 
 
 def orthogonal_to(direction: torch.Tensor, readout: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,99 @@
+"""Profiles of the main job: `quick` (2 CPU cores, < 20 min) and `full` (all 54 prompts, more data and seeds).
+
+>>> get_profile("quick").name
+'quick'
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from interp.errors import UserError
+from interp.prompts import Prompt, paper_prompts
+
+QUICK_PROMPTS = (
+    "best_ever_one",
+    "greatest_world_single",
+    "good_time_please",
+    "worst_ever_one",
+    "bad_world_single",
+    "terrible_time_please",
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of every step; see README for what each controls."""
+
+    name: str
+    bases: tuple[tuple[str, str], ...] = (("smollm2-135m-instruct", "llama"), ("gemma3-270m", "gemma"))
+    train_pairs: int = 600
+    train_steps: int = 40
+    batch_size: int = 8
+    k_layers: int = 2
+    save_every: int = 10
+    prompt_keys: tuple[str, ...] | None = QUICK_PROMPTS
+    probe_perm: int = 20
+    probe_boot: int = 200
+    layer_stride: int = 3
+    random_layers: int = 2
+    n_random: int = 20
+    steer_fractions: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0)
+    durability_checkpoints: int = 3
+    plant_steps: int = 30
+    seed: int = 0
+
+    def prompts(self) -> tuple[Prompt, ...]:
+        grid = paper_prompts()
+        return grid if self.prompt_keys is None else tuple(p for p in grid if p.key in self.prompt_keys)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+PROFILES = {
+    "quick": Profile("quick"),
+    "full": Profile(
+        "full",
+        train_pairs=4000,
+        train_steps=400,
+        batch_size=16,
+        k_layers=4,
+        save_every=100,
+        prompt_keys=None,
+        probe_perm=100,
+        probe_boot=1000,
+        layer_stride=1,
+        random_layers=6,
+        n_random=30,
+        steer_fractions=(-2.0, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 2.0),
+        durability_checkpoints=4,
+        plant_steps=60,
+    ),
+    # seconds on tiny random models: what the tests run end to end
+    "smoke": Profile(
+        "smoke",
+        train_pairs=64,
+        train_steps=4,
+        batch_size=4,
+        k_layers=1,
+        save_every=2,
+        prompt_keys=QUICK_PROMPTS[:2] + QUICK_PROMPTS[3:5],
+        probe_perm=5,
+        probe_boot=20,
+        layer_stride=2,
+        random_layers=1,
+        n_random=3,
+        steer_fractions=(-1.0, 0.0, 1.0),
+        durability_checkpoints=2,
+        plant_steps=2,
+    ),
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The named profile, or a clear error listing the known ones."""
+    if name not in PROFILES:
+        raise UserError(f"Unknown profile '{name}'; use one of: {', '.join(PROFILES)}.")
+    return PROFILES[name]

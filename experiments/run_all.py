@@ -1,0 +1,211 @@
+"""The main job (`make demo`): the whole study on the embedded models, written to artifacts/<run>/report.md.
+
+RMs are trained from both bases on identical built-in neutral pairs; then for each lineage: value-bias
+sweep, probes, persistence, unembedding reading, ablation and steering with random-direction controls,
+durability along checkpoints. Across lineages: the rank statistics (unit: prompt, one RM per family), the
+implicit reward (MWLR) between the two bases, and the planted-bias ground truth (a third lineage whose
+base was fine-tuned to prefer five agency words).
+
+    python -m experiments.run_all --quick        # 2 CPU cores, < 20 min (the default profile)
+    python -m experiments.run_all --full         # all 54 prompts, more data, more seeds
+
+Reruns reuse the trained RMs, the activation store and every finished table under the run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from transformers.utils import logging as hf_logging
+
+from experiments.lineage_study import study, word_categories
+from experiments.profiles import PROFILES, Profile, get_profile
+from interp.embedded import EMBEDDED
+from interp.errors import UserError
+from interp.lexicon import default_lexicon
+from interp.models import load_lm, resolve
+from interp.plots.mwlr import plot_mwlr
+from interp.report import write_report
+from interp.stats.analysis import StatsConfig, analyse
+from interp.sweep.implicit import mwlr, mwlr_summary
+from interp.sweep.logprobs import answer_logprobs
+from interp.training.plant import DEFAULT_PLANTED, PlantConfig, plant_bias, plant_check
+from interp.training.runlog import peak_rss_mb, versions
+
+
+def _check_inputs(profile: Profile, run: Path) -> None:
+    """Fail at once, before any long work, on an unknown model or an unwritable run folder."""
+    for name, _family in profile.bases:
+        if name not in EMBEDDED:
+            resolve(name)
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        probe = run / ".write-test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as err:
+        raise UserError(f"Cannot write to the output folder {run} ({err.strerror}); choose a writable --out.") from err
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _behaviour_stats(run: Path, profile: Profile, lineages: dict[str, dict[str, Any]]) -> str:
+    """Rank statistics across the lineages' RMs (families from the profile); unit: prompt."""
+    frames = [pd.read_csv(run / name / "scores.csv") for name in lineages]
+    scores = pd.concat(frames, ignore_index=True)
+    families = {f"{s['base']}-rm": s["family"] for s in lineages.values()}
+    result = analyse(
+        scores,
+        default_lexicon(),
+        profile.prompts(),
+        families,
+        StatsConfig(n_perm=2000, n_boot=1000, n_shuffle=200, seed=profile.seed),
+    )
+    result.fig1.to_csv(run / "fig1_table.csv", index=False)
+    (run / "mixed_model.json").write_text(json.dumps(result.mixed.to_dict(), indent=2, default=str))
+    if result.panels is not None:
+        result.panels.to_csv(run / "panel_tests.csv", index=False)
+    lines = [
+        "## Value bias across the two RMs (the paper's Figure 1 statistic)\n",
+        f"Lexicon: {result.lexicon_label}. Median rank of each category's words within (RM, prompt); "
+        "1 = highest reward. Source: `fig1_table.csv`.\n",
+        result.fig1.to_markdown(index=False),
+        "\n",
+    ]
+    if result.panels is not None:
+        lines += [
+            "Per panel, family vs family (unit: prompt; Welch t and permutation tests, Bonferroni over "
+            "panels; `panel_tests.csv`):\n",
+            result.panels.to_markdown(index=False, floatfmt=".4g"),
+            "\n",
+        ]
+    lines += [f"Notes: {'; '.join(result.notes) or 'none'}.\n"]
+    return "\n".join(lines)
+
+
+def _implicit_reward(run: Path, profile: Profile) -> str:
+    """MWLR between the two bases: q = the Llama-family base, p = the Gemma-family base; unit: prompt."""
+    words = list(word_categories(default_lexicon()))
+    prompts = profile.prompts()
+    by_family = {family: name for name, family in profile.bases}
+    p_name, q_name = by_family["gemma"], by_family["llama"]
+    tables = {}
+    for name in (p_name, q_name):
+        table, _unmatched = answer_logprobs(load_lm(name), prompts, words, progress=False)
+        tables[name] = table[table["wrapper"] == table["wrapper"].iloc[0]]
+    summary = mwlr_summary(mwlr(tables[p_name], tables[q_name]))
+    summary.to_csv(run / "mwlr.csv", index=False)
+    plot_mwlr(summary, run / "mwlr.png", p_name=p_name, q_name=q_name)
+    top, bottom = summary.head(5), summary.tail(5)
+    return "\n".join(
+        [
+            "## Implicit reward between the two bases (the paper's Figure 3)\n",
+            f"MWLR = ½(p+q)(log q − log p), q = {q_name} (Llama family), p = {p_name} (Gemma family; a base "
+            f"model gets the raw prompt, no wrapper); positive = preferred by {q_name}. "
+            "Unit: prompt (mean ± SE over prompts). Source: `mwlr.csv`.\n",
+            "Top: " + ", ".join(f"{w} ({m:+.2e})" for w, m in zip(top.word, top.mean_mwlr, strict=True)) + "\n",
+            "Bottom: "
+            + ", ".join(f"{w} ({m:+.2e})" for w, m in zip(bottom.word, bottom.mean_mwlr, strict=True))
+            + "\n",
+            "![MWLR top and bottom words](mwlr.png)\n",
+        ]
+    )
+
+
+def _planted(run: Path, profile: Profile) -> tuple[str, str]:
+    """Plant five agency words into the first base; returns (planted base folder, report section)."""
+    folder = run / "planted_base"
+    source = profile.bases[0][0]
+    if not (folder / "config.json").exists():
+        plant_bias(
+            PlantConfig(base=source, out=str(folder), steps=profile.plant_steps, k=profile.k_layers, seed=profile.seed),
+            progress=False,
+        )
+    base, planted = load_lm(source), load_lm(str(folder))
+    candidates = list(word_categories(default_lexicon()))
+    check = plant_check(
+        base, planted, list(DEFAULT_PLANTED), candidates, [p.text for p in profile.prompts() if p.framing == "positive"]
+    )
+    check.ranks.to_csv(run / "plant_check.csv", index=False)
+    section = [
+        "## Ground truth: a planted preference\n",
+        f"`{source}` was fine-tuned briefly to answer value prompts with {', '.join(DEFAULT_PLANTED)} "
+        "(all agency words). Log-prob check of the plant (unit: prompt; `plant_check.csv`):\n",
+        "```\n" + json.dumps(check.summary(), indent=1, default=str) + "\n```\n",
+        "The lineage `planted` below is that base → an RM trained on the same neutral pairs; its "
+        "behaviour gap should exceed the unplanted SmolLM2 lineage's, and ablating its base direction "
+        "should shrink it.\n",
+    ]
+    return str(folder), "\n".join(section)
+
+
+def run(profile: Profile, run_dir: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    _check_inputs(profile, run_dir)
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    torch.manual_seed(profile.seed)
+    config = {
+        "profile": profile.to_dict(),
+        "versions": versions(),
+        "argv": sys.argv,
+        "lexicon": default_lexicon().label,
+    }
+    (run_dir / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    store = run_dir.parent / "store"
+    planted_base, planted_section = _planted(run_dir, profile)
+    lineages: dict[str, dict[str, Any]] = {}
+    for name, family in [*profile.bases, (planted_base, "planted")]:
+        slug = "planted" if family == "planted" else Path(name).name
+        _log(f"lineage {slug}")
+        lineages[slug] = study(name, family, profile, run_dir / slug, store, _log)
+    unplanted = {k: v for k, v in lineages.items() if v["family"] != "planted"}
+    sections = [_behaviour_stats(run_dir, profile, unplanted), _implicit_reward(run_dir, profile), planted_section]
+    summary = {
+        "profile": profile.to_dict(),
+        "lineages": lineages,
+        "wall_seconds": time.perf_counter() - started,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    write_report(run_dir, summary, sections)
+    _log(f"report: {run_dir / 'report.md'} ({summary['wall_seconds']:.0f} s, peak RSS {summary['peak_rss_mb']:.0f} MB)")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_const", const="quick", dest="profile")
+    group.add_argument("--full", action="store_const", const="full", dest="profile")
+    group.add_argument("--profile", dest="profile", help=f"one of: {', '.join(PROFILES)}")
+    parser.add_argument("--out", type=Path, default=Path("artifacts"), help="folder holding the run folders")
+    parser.add_argument("--run", default=None, help="run folder name (default: the profile name)")
+    parser.add_argument("--bases", default=None, help="override bases as NAME:FAMILY,NAME:FAMILY")
+    args = parser.parse_args(argv)
+    try:
+        profile = get_profile(args.profile or "quick")
+        if args.bases:
+            pairs = [tuple(item.rsplit(":", 1)) for item in args.bases.split(",")]
+            if any(len(p) != 2 for p in pairs):
+                raise UserError(
+                    "--bases takes NAME:FAMILY pairs separated by commas, e.g. smollm2-135m-instruct:llama."
+                )
+            profile = Profile(**{**profile.to_dict(), "bases": tuple(pairs)})
+        run(profile, args.out / (args.run or profile.name))
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
