@@ -7,6 +7,7 @@ Methods are interleaved within each repeat (so load changes hit all alike) and t
 
     python -m benchmarks.capture --quick     # 64 pairs, batch 16, 3 repeats
     python -m benchmarks.capture             # 256 pairs, batch 16, 5 repeats
+    python -m benchmarks.capture --quick --device cuda --model FOLDER
 
 The last line printed is a JSON object with `default_over_plain`, `nnsight_over_default` and
 `transformer_lens_over_default` (ratios of median seconds).
@@ -59,25 +60,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="64 pairs and 3 repeats instead of 256 and 5")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--model", default=MODEL, help="base LM the RM is built from (embedded name or folder)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
     logging.set_verbosity_error()
     logging.disable_progress_bar()
 
     n_pairs, repeats = (64, 3) if args.quick else (256, 5)
-    rm = rm_from_base(MODEL, seed=0, dtype="float32")
+    rm = rm_from_base(args.model, seed=0, dtype="float32", device=args.device)
     pairs = [(p, a) for a in ANSWERS for p in PROMPTS] * (n_pairs // (len(PROMPTS) * len(ANSWERS)))
     batches = [
         encode_pairs(rm.tokenizer, pairs[i : i + args.batch_size]) for i in range(0, len(pairs), args.batch_size)
     ]
     sites = Site.grid(range(rm.n_layers))
     print(
-        f"model={MODEL} fp32 {rm.model.config._attn_implementation}, {len(pairs)} pairs, batch size "
-        f"{args.batch_size}, {len(sites)} sites, torch threads {torch.get_num_threads()}, {repeats} repeats"
+        f"model={args.model} on {args.device}, fp32 {rm.model.config._attn_implementation}, {len(pairs)} pairs, "
+        f"batch size {args.batch_size}, {len(sites)} sites, torch threads {torch.get_num_threads()}, {repeats} repeats"
     )
+
+    def sync() -> None:
+        if args.device.startswith("cuda"):
+            torch.cuda.synchronize()
 
     @torch.no_grad()
     def plain() -> None:
-        for enc in batches:
+        for enc in (b.to(args.device) for b in batches):
             rm.body(
                 input_ids=enc.input_ids,
                 attention_mask=enc.attention_mask,
@@ -100,6 +107,7 @@ def main() -> None:
         for name, method in methods.items():
             start = time.perf_counter()
             method()
+            sync()
             seconds[name].append(time.perf_counter() - start)
     median = {name: statistics.median(times) for name, times in seconds.items()}
     for name, times in seconds.items():
@@ -108,7 +116,8 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "capture",
-                "model": MODEL,
+                "model": args.model,
+                "device": args.device,
                 "dtype": "float32",
                 "quick": args.quick,
                 "n_pairs": len(pairs),

@@ -73,29 +73,59 @@ def _read_key(folder: Path) -> dict[str, Any]:
 def _check_model(folder: Path, fingerprint: str, model: str) -> None:
     found = _read_key(folder).get("fingerprint")
     if found != fingerprint:
-        raise UserError(f"The store folder {folder} holds activations of another model (fingerprint {found}), "
-                        f"not of '{model}' ({fingerprint}); use a fresh output root.")
+        raise UserError(
+            f"The store folder {folder} holds activations of another model (fingerprint {found}), "
+            f"not of '{model}' ({fingerprint}); use a fresh output root."
+        )
 
 
-def store_key(handle: ModelHandle, texts: Sequence[str], sites: Sequence[Site], dtype: str,
-              shard_size: int, ids: Sequence[Any] | None = None) -> dict[str, Any]:
+def store_key(
+    handle: ModelHandle,
+    texts: Sequence[str],
+    sites: Sequence[Site],
+    dtype: str,
+    shard_size: int,
+    ids: Sequence[Any] | None = None,
+) -> dict[str, Any]:
     """What identifies a capture: model, template, inputs, sites, dtype and shard size."""
-    return {"fingerprint": handle.fingerprint, "template_hash": template_hash(handle),
-            "inputs_hash": inputs_hash(texts, ids), "n_inputs": len(texts), "dtype": dtype,
-            "sites": sorted(s.name for s in sites), "shard_size": shard_size, "d_model": handle.d_model}
+    return {
+        "fingerprint": handle.fingerprint,
+        "template_hash": template_hash(handle),
+        "inputs_hash": inputs_hash(texts, ids),
+        "n_inputs": len(texts),
+        "dtype": dtype,
+        "sites": sorted(s.name for s in sites),
+        "shard_size": shard_size,
+        "d_model": handle.d_model,
+    }
 
 
 def store_folder(root: str | os.PathLike[str], key: dict[str, Any]) -> Path:
     """`<root>/<fingerprint>/<template>/<inputs>/<dtype>/sites-<hash>` for a capture key."""
-    return (Path(root) / key["fingerprint"] / key["template_hash"] / key["inputs_hash"] / key["dtype"]
-            / f"sites-{_short_hash(key['sites'], 8)}")
+    return (
+        Path(root)
+        / key["fingerprint"]
+        / key["template_hash"]
+        / key["inputs_hash"]
+        / key["dtype"]
+        / f"sites-{_short_hash(key['sites'], 8)}"
+    )
 
 
-def capture_to_store(handle: ModelHandle, texts: Sequence[str], sites: Site | Sequence[Site],
-                     root: str | os.PathLike[str], shard_size: int = 1024, batch_size: int = 16,
-                     dtype: str | None = None, ids: Sequence[Any] | None = None, backend: BackendName = "torch",
-                     padding_side: PaddingSide = "right", progress: bool = True,
-                     after_shard: Callable[[int], None] | None = None) -> Path:
+def capture_to_store(
+    handle: ModelHandle,
+    texts: Sequence[str],
+    sites: Site | Sequence[Site],
+    root: str | os.PathLike[str],
+    shard_size: int = 1024,
+    batch_size: int = 16,
+    dtype: str | None = None,
+    ids: Sequence[Any] | None = None,
+    backend: BackendName = "torch",
+    padding_side: PaddingSide = "right",
+    progress: bool = True,
+    after_shard: Callable[[int], None] | None = None,
+) -> Path:
     """Capture rendered `texts` at `sites` into the store under `root`; returns the capture folder.
 
     Resumable: finished shards are skipped, so rerunning after a kill completes the capture without
@@ -127,8 +157,13 @@ def capture_to_store(handle: ModelHandle, texts: Sequence[str], sites: Site | Se
                 advance(hi - lo)
                 continue
             acts = capture(handle, texts[lo:hi], listed, backend, batch_size, padding_side, on_batch=advance)
-            rows = pd.DataFrame({"row": range(lo, hi), "id": list(ids[lo:hi]) if ids is not None else range(lo, hi),
-                                 "text": texts[lo:hi]})
+            rows = pd.DataFrame(
+                {
+                    "row": range(lo, hi),
+                    "id": list(ids[lo:hi]) if ids is not None else range(lo, hi),
+                    "text": texts[lo:hi],
+                }
+            )
             store_dtype = DTYPES[key["dtype"]]
             shards.write(shard, {s.name: a.to(store_dtype) for s, a in acts.items()}, rows)
             del acts
@@ -140,11 +175,20 @@ def capture_to_store(handle: ModelHandle, texts: Sequence[str], sites: Site | Se
 def _write_config(folder: Path, handle: ModelHandle, backend: str, batch_size: int, padding_side: str) -> None:
     import transformers
 
-    config = {"model": handle.name, "kind": handle.kind, "fingerprint": handle.fingerprint,
-              "n_layers": handle.n_layers, "backend": backend, "batch_size": batch_size,
-              "padding_side": padding_side, "versions": {"torch": torch.__version__,
-                                                         "transformers": transformers.__version__,
-                                                         "python": platform.python_version()}}
+    config = {
+        "model": handle.name,
+        "kind": handle.kind,
+        "fingerprint": handle.fingerprint,
+        "n_layers": handle.n_layers,
+        "backend": backend,
+        "batch_size": batch_size,
+        "padding_side": padding_side,
+        "versions": {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "python": platform.python_version(),
+        },
+    }
     (folder / CONFIG).write_text(json.dumps(config, indent=2))
 
 
@@ -156,8 +200,9 @@ def _progress(enabled: bool, total: int, label: str) -> Iterator[Callable[[int],
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn()) as bar:
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+    ) as bar:
         task = bar.add_task(f"capture {label}", total=total)
         yield lambda n: bar.advance(task, n)
 
@@ -179,17 +224,23 @@ def _capture_for(folder: str | os.PathLike[str], site: Site, handle: ModelHandle
             _check_model(found[0], handle.fingerprint, handle.name)
         found = [f for f in found if _read_key(f)["fingerprint"] == handle.fingerprint]
         if not found:
-            raise UserError(f"The store under {folder} holds no activations of '{handle.name}' "
-                            f"({handle.fingerprint}); capture them first.")
+            raise UserError(
+                f"The store under {folder} holds no activations of '{handle.name}' "
+                f"({handle.fingerprint}); capture them first."
+            )
     holding = [f for f in found if site.name in _read_key(f)["sites"]]
     if not holding:
         available = sorted({s for f in found for s in _read_key(f)["sites"]})
-        raise UserError(f"Site {site.name} is not in the store under {folder}; it holds "
-                        f"{', '.join(available[:6])}{' ...' if len(available) > 6 else ''}.")
+        raise UserError(
+            f"Site {site.name} is not in the store under {folder}; it holds "
+            f"{', '.join(available[:6])}{' ...' if len(available) > 6 else ''}."
+        )
     identities = {json.dumps({k: v for k, v in _read_key(f).items() if k not in ("sites",)}) for f in holding}
     if len(identities) > 1:
-        raise UserError(f"Several captures under {folder} hold site {site.name} (different models, inputs or "
-                        "dtypes); pass one capture folder.")
+        raise UserError(
+            f"Several captures under {folder} hold site {site.name} (different models, inputs or "
+            "dtypes); pass one capture folder."
+        )
     return holding[0]
 
 

@@ -116,11 +116,18 @@ def test_capture_stops_after_the_last_layer_needed(rms, backend):
     assert torch.equal(acts[Site(1)], acts[Site(2, "resid_pre")])  # resid_post of L1 is resid_pre of L2
 
 
-def test_capture_leaves_no_hooks_even_when_it_fails(tiny_folder):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_capture_leaves_no_hooks_when_the_forward_pass_fails(tiny_folder, backend):
     rm = rm_from_base(str(tiny_folder("llama")))
+    models = [rm.model, bridge(rm)] if backend == "transformer_lens" else [rm.model]
+    bad = encode_pairs(rm.tokenizer, PAIRS[:2])
+    bad.input_ids[0, 3] = 10**6  # not in the vocabulary: the embedding raises after the hooks are installed
+    with pytest.raises(IndexError):
+        capture(rm, bad, [Site(0, "resid_pre"), Site(2)], backend=backend)
+    for model in models:
+        assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.modules())
     with pytest.raises(UserError, match="outside row"):
         capture(rm, ["hello there", "What is best? Love and family"], [Site(0), Site(2, position=5)])
-    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in rm.model.modules())
 
 
 def test_layer_out_of_range_names_the_valid_range(rms):

@@ -36,8 +36,9 @@ def ablate(handle: ModelHandle, directions: Any, sites: Site | Sequence[Site]) -
     return edit_sites(handle, sites, edit)
 
 
-def mean_ablate(handle: ModelHandle, direction: Any, mean: float | torch.Tensor,
-                sites: Site | Sequence[Site]) -> AbstractContextManager[None]:
+def mean_ablate(
+    handle: ModelHandle, direction: Any, mean: float | torch.Tensor, sites: Site | Sequence[Site]
+) -> AbstractContextManager[None]:
     """Set the component along a unit direction to a fixed mean: h - (h·d - m) d.
 
     `mean` is the mean projection m itself (a number), or a mean activation vector whose projection
@@ -52,8 +53,9 @@ def mean_ablate(handle: ModelHandle, direction: Any, mean: float | torch.Tensor,
         try:
             m = float(mean)
         except (TypeError, ValueError) as err:
-            raise UserError(f"The mean must be a number or a mean activation vector, "
-                            f"not {type(mean).__name__}.") from err
+            raise UserError(
+                f"The mean must be a number or a mean activation vector, not {type(mean).__name__}."
+            ) from err
 
     def edit(rows: torch.Tensor) -> torch.Tensor:
         v = d.to(rows.device)

@@ -46,13 +46,17 @@ def fit_leace(activations: torch.Tensor, labels: Any) -> LeaceEraser:
 def leace(handle: ModelHandle, eraser: LeaceEraser, sites: Site | Sequence[Site]) -> AbstractContextManager[None]:
     """Apply a fitted LEACE eraser to the residual stream at the sites' positions."""
     if eraser.proj_left.shape[0] != handle.d_model:
-        raise UserError(f"The eraser has dimension {eraser.proj_left.shape[0]} but the model's residual stream "
-                        f"has {handle.d_model}; fit it on activations of this model.")
+        raise UserError(
+            f"The eraser has dimension {eraser.proj_left.shape[0]} but the model's residual stream "
+            f"has {handle.d_model}; fit it on activations of this model."
+        )
 
     def edit(rows: torch.Tensor) -> torch.Tensor:
-        on = LeaceEraser(eraser.proj_left.to(rows.device, torch.float32),
-                         eraser.proj_right.to(rows.device, torch.float32),
-                         None if eraser.bias is None else eraser.bias.to(rows.device, torch.float32))
+        on = LeaceEraser(
+            eraser.proj_left.to(rows.device, torch.float32),
+            eraser.proj_right.to(rows.device, torch.float32),
+            None if eraser.bias is None else eraser.bias.to(rows.device, torch.float32),
+        )
         return on(rows)
 
     return edit_sites(handle, sites, edit)

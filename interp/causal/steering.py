@@ -18,8 +18,9 @@ from interp.hooks.site import Site
 from interp.models import ModelHandle
 
 
-def steer(handle: ModelHandle, direction: Any, alpha: float,
-          sites: Site | Sequence[Site]) -> AbstractContextManager[None]:
+def steer(
+    handle: ModelHandle, direction: Any, alpha: float, sites: Site | Sequence[Site]
+) -> AbstractContextManager[None]:
     """Add `alpha` times the direction (as given, not renormalised) to the residual stream.
 
     At alpha 0 or a zero direction no hook is installed, so outputs are bit-identical to a plain forward.

@@ -22,14 +22,20 @@ def as_vector(direction: Any, d_model: int) -> torch.Tensor:
     try:
         vec = torch.as_tensor(raw).detach().to("cpu", torch.float32)
     except (TypeError, ValueError, RuntimeError) as err:
-        raise UserError(f"Cannot read a direction from a {type(direction).__name__}; pass a 1-D tensor "
-                        "or an object with a .vector tensor.") from err
+        raise UserError(
+            f"Cannot read a direction from a {type(direction).__name__}; pass a 1-D tensor "
+            "or an object with a .vector tensor."
+        ) from err
     if vec.ndim != 1:
-        raise UserError(f"A direction must be 1-D, but this one has shape {tuple(vec.shape)}; pass one vector "
-                        "(or a list of vectors for a subspace).")
+        raise UserError(
+            f"A direction must be 1-D, but this one has shape {tuple(vec.shape)}; pass one vector "
+            "(or a list of vectors for a subspace)."
+        )
     if vec.shape[0] != d_model:
-        raise UserError(f"The direction has dimension {vec.shape[0]} but the model's residual stream has "
-                        f"{d_model}; use a direction fitted on this model.")
+        raise UserError(
+            f"The direction has dimension {vec.shape[0]} but the model's residual stream has "
+            f"{d_model}; use a direction fitted on this model."
+        )
     if not torch.isfinite(vec).all():
         raise UserError("The direction contains NaN or infinite values; refit it.")
     return vec

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated, cast
 
 import pandas as pd
 import typer
 from rich.console import Console
 
 from interp.errors import UserError
-from interp.hooks import BACKENDS, Site, parse_layers
-from interp.hooks.site import POINTS
+from interp.hooks import BACKENDS, BackendName, Site, parse_layers
 from interp.models import ModelHandle, load_lm, rm_from_base
 from interp.render import render_pair, render_prompt
 from interp.store import capture_to_store, load_rows
@@ -43,44 +43,64 @@ def read_texts(handle: ModelHandle, path: Path) -> list[str]:
     if "text" in table:
         return [str(t) for t in table["text"]]
     if "prompt" in table and "answer" in table:
-        return [render_pair(handle.tokenizer, str(p), str(a)) for p, a in zip(table["prompt"], table["answer"],
-                                                                                  strict=True)]
+        return [
+            render_pair(handle.tokenizer, str(p), str(a)) for p, a in zip(table["prompt"], table["answer"], strict=True)
+        ]
     if "prompt" in table:
         return [render_prompt(handle.tokenizer, str(p)) for p in table["prompt"]]
     raise UserError(f"{path.name} has no 'text' or 'prompt' column; add one (and 'answer' for RM pairs).")
 
 
 def capture_command(
-    model: str = typer.Option(..., help="Embedded name, local folder or hub id."),
-    rm: bool = typer.Option(False, "--rm", help="Load as a reward model (a base LM gets a seeded scalar head)."),
-    texts: Path | None = typer.Option(None, help=".txt (one text per line), or .jsonl/.csv/.parquet with "
-                                                 "text, or prompt[+answer] columns."),
-    prompts: list[str] | None = typer.Option(None, help="User prompts (repeat the option), rendered with the "
-                                                        "model's chat template and generation prompt."),
-    layers: str = typer.Option("all", help="Layers: all, 0,5,10 or 0-3."),
-    point: str = typer.Option("resid_post", help="resid_pre or resid_post."),
-    position: str = typer.Option("readout", help="readout, all, or a real-token index (negative from the end)."),
-    backend: str = typer.Option("torch", help=f"One of {', '.join(BACKENDS)}."),
-    out: Path = typer.Option(Path("artifacts/store"), help="Store root folder."),
-    batch_size: int = typer.Option(16, help="Inputs per forward pass."),
-    shard_size: int = typer.Option(1024, help="Inputs per shard on disk."),
-    dtype: str = typer.Option("float32", help="Model dtype: float32 or bfloat16."),
-    seed: int = typer.Option(0, help="Seed of a fresh RM head (with --rm on a base LM)."),
+    model: Annotated[str, typer.Option(help="Embedded name, local folder or hub id.")],
+    rm: Annotated[bool, typer.Option("--rm", help="Load as a reward model (a base LM gets a seeded head).")] = False,
+    texts: Annotated[
+        Path | None,
+        typer.Option(help=".txt (one text per line), or .jsonl/.csv/.parquet with text, or prompt[+answer] columns."),
+    ] = None,
+    prompts: Annotated[
+        list[str] | None,
+        typer.Option(help="User prompts (repeat the option), rendered with the model's chat template."),
+    ] = None,
+    layers: Annotated[str, typer.Option(help="Layers: all, 0,5,10 or 0-3.")] = "all",
+    point: Annotated[str, typer.Option(help="resid_pre or resid_post.")] = "resid_post",
+    position: Annotated[
+        str, typer.Option(help="readout, all, or a real-token index (negative from the end).")
+    ] = "readout",
+    backend: Annotated[str, typer.Option(help=f"One of {', '.join(BACKENDS)}.")] = "torch",
+    out: Annotated[Path, typer.Option(help="Store root folder.")] = Path("artifacts/store"),
+    batch_size: Annotated[int, typer.Option(help="Inputs per forward pass.")] = 16,
+    shard_size: Annotated[int, typer.Option(help="Inputs per shard on disk.")] = 1024,
+    dtype: Annotated[str, typer.Option(help="Model dtype: float32 or bfloat16.")] = "float32",
+    seed: Annotated[int, typer.Option(help="Seed of a fresh RM head (with --rm on a base LM).")] = 0,
 ) -> None:
     """Capture residual-stream activations at the chosen layers into the activation store (resumable)."""
     if (texts is None) == (not prompts):
         raise UserError("Give exactly one of --texts FILE or --prompts (repeatable).")
-    if point not in POINTS:
-        raise UserError(f"Unknown point '{point}'; use resid_pre or resid_post.")
+    if backend not in BACKENDS:
+        raise UserError(f"Unknown backend '{backend}'; use one of: {', '.join(BACKENDS)}.")
+    where = Site.parse(f"L0.{point}.{position}")  # checks point and position before the model loads
     handle = rm_from_base(model, seed=seed, dtype=dtype) if rm else load_lm(model, dtype=dtype)
-    inputs = read_texts(handle, texts) if texts is not None else [render_prompt(handle.tokenizer, p)
-                                                                     for p in prompts or []]
-    where = position if position in ("readout", "all") else Site.parse(f"L0.{point}.{position}").position
-    sites = Site.grid(parse_layers(layers, handle.n_layers), point, where)  # type: ignore[arg-type]
-    folder = capture_to_store(handle, inputs, sites, out, shard_size=shard_size, batch_size=batch_size,
-                              backend=backend, progress=True)  # type: ignore[arg-type]
-    summary = {"folder": str(folder), "rows": len(load_rows(folder)), "sites": [s.name for s in sites],
-               "fingerprint": handle.fingerprint}
+    inputs = (
+        read_texts(handle, texts) if texts is not None else [render_prompt(handle.tokenizer, p) for p in prompts or []]
+    )
+    sites = Site.grid(parse_layers(layers, handle.n_layers), where.point, where.position)
+    folder = capture_to_store(
+        handle,
+        inputs,
+        sites,
+        out,
+        shard_size=shard_size,
+        batch_size=batch_size,
+        backend=cast(BackendName, backend),
+        progress=True,
+    )
+    summary = {
+        "folder": str(folder),
+        "rows": len(load_rows(folder)),
+        "sites": [s.name for s in sites],
+        "fingerprint": handle.fingerprint,
+    }
     console.print(json.dumps(summary), highlight=False, soft_wrap=True)
 
 

@@ -9,5 +9,15 @@ from interp.hooks.backend import BACKENDS, BackendName
 from interp.hooks.capture import capture, capture_batch, scores_with
 from interp.hooks.site import Point, Position, Site, check_sites, parse_layers
 
-__all__ = ["BACKENDS", "BackendName", "Point", "Position", "Site", "capture", "capture_batch", "check_sites",
-           "parse_layers", "scores_with"]
+__all__ = [
+    "BACKENDS",
+    "BackendName",
+    "Point",
+    "Position",
+    "Site",
+    "capture",
+    "capture_batch",
+    "check_sites",
+    "parse_layers",
+    "scores_with",
+]

@@ -49,7 +49,7 @@ def get_backend(name: str) -> Backend:
         from interp.hooks import backend_nnsight
 
         return backend_nnsight
-    if name in ("transformer_lens", "tlens", "transformer-lens"):
+    if name == "transformer_lens":
         from interp.hooks import backend_tlens
 
         return backend_tlens

@@ -27,8 +27,12 @@ def envoy(handle: ModelHandle) -> Any:
 
 def _inputs(handle: ModelHandle, enc: Encoded) -> dict[str, Any]:
     enc = enc.to(handle.model.device)
-    return {"input_ids": enc.input_ids, "attention_mask": enc.attention_mask,
-            "position_ids": enc.position_ids, "use_cache": False}
+    return {
+        "input_ids": enc.input_ids,
+        "attention_mask": enc.attention_mask,
+        "position_ids": enc.position_ids,
+        "use_cache": False,
+    }
 
 
 @torch.no_grad()

@@ -32,8 +32,9 @@ def layer_output(output: Any) -> torch.Tensor:
 def body_forward(handle: ModelHandle, enc: Encoded) -> Any:
     """Run the decoder stack on a batch with explicit position ids (so padding side never matters)."""
     enc = enc.to(handle.model.device)
-    return handle.body(input_ids=enc.input_ids, attention_mask=enc.attention_mask,
-                       position_ids=enc.position_ids, use_cache=False)
+    return handle.body(
+        input_ids=enc.input_ids, attention_mask=enc.attention_mask, position_ids=enc.position_ids, use_cache=False
+    )
 
 
 def _pre_hook(layer: int, take: Take, stop: bool) -> Any:

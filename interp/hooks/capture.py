@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from interp.errors import UserError
 from interp.hooks.backend import BackendName, get_backend
-from interp.hooks.positions import gather
+from interp.hooks.positions import Gather
 from interp.hooks.site import Point, Site, check_sites
 from interp.models import ModelHandle
 from interp.render import Encoded, PaddingSide, encode_texts
@@ -26,8 +26,9 @@ from interp.score import head_on, readout_hidden
 Inputs = Encoded | Sequence[str]
 
 
-def batches(handle: ModelHandle, inputs: Inputs, batch_size: int,
-            padding_side: PaddingSide = "right") -> Iterator[Encoded]:
+def batches(
+    handle: ModelHandle, inputs: Inputs, batch_size: int, padding_side: PaddingSide = "right"
+) -> Iterator[Encoded]:
     """Encoded batches: slices of an `Encoded`, or rendered texts tokenized (one BOS) batch by batch."""
     if batch_size < 1:
         raise UserError(f"The batch size must be at least 1, not {batch_size}.")
@@ -36,22 +37,25 @@ def batches(handle: ModelHandle, inputs: Inputs, batch_size: int,
     if isinstance(inputs, Encoded):
         fields = (inputs.input_ids, inputs.attention_mask, inputs.position_ids, inputs.readout)
         for i in range(0, inputs.input_ids.shape[0], batch_size):
-            yield Encoded(*(t[i:i + batch_size] for t in fields))
+            yield Encoded(*(t[i : i + batch_size] for t in fields))
         return
     for i in range(0, len(inputs), batch_size):
-        yield encode_texts(handle.tokenizer, inputs[i:i + batch_size], padding_side)
+        yield encode_texts(handle.tokenizer, inputs[i : i + batch_size], padding_side)
 
 
 def _check_no_interventions(handle: ModelHandle, backend: str) -> None:
     from interp.causal.hooks import active_interventions
 
     if backend != "torch" and active_interventions(handle):
-        raise UserError(f"Interventions run as torch hooks and are invisible to backend {backend}; "
-                        "capture inside an intervention with backend='torch'.")
+        raise UserError(
+            f"Interventions run as torch hooks and are invisible to backend {backend}; "
+            "capture inside an intervention with backend='torch'."
+        )
 
 
-def capture_batch(handle: ModelHandle, enc: Encoded, sites: Sequence[Site],
-                  backend: BackendName = "torch") -> dict[Site, torch.Tensor]:
+def capture_batch(
+    handle: ModelHandle, enc: Encoded, sites: Sequence[Site], backend: BackendName = "torch"
+) -> dict[Site, torch.Tensor]:
     """Activations of one encoded batch at each site, on the CPU, in the model's dtype."""
     sites = check_sites(sites, handle.n_layers)
     _check_no_interventions(handle, backend)
@@ -59,18 +63,29 @@ def capture_batch(handle: ModelHandle, enc: Encoded, sites: Sequence[Site],
     for site in sites:
         by_point[(site.layer, site.point)].append(site)
     wanted = sorted(by_point, key=lambda lp: Site(lp[0], lp[1]).order)
-    mask = enc.attention_mask
+    mask = enc.attention_mask.to(handle.model.device)
+    pickers = {site.position: Gather.of(mask, site.position) for site in sites}  # once per batch, not per layer
     out: dict[Site, torch.Tensor] = {}
 
     def take(layer: int, point: Point, hidden: torch.Tensor) -> None:
         for site in by_point[(layer, point)]:
-            out[site] = gather(hidden.detach(), mask, site.position).cpu()
+            out[site] = pickers[site.position](hidden.detach())
 
     get_backend(backend).run(handle, enc, wanted, take)
     missing = [s.name for s in sites if s not in out]
     if missing:
         raise UserError(f"Backend {backend} did not reach site {missing[0]}; use backend torch.")
-    return {site: out[site] for site in sites}
+    return _to_cpu({site: out[site] for site in sites})
+
+
+def _to_cpu(tensors: dict[Site, torch.Tensor]) -> dict[Site, torch.Tensor]:
+    """Move every tensor to the CPU with one device-to-host copy (one sync per batch, not one per site)."""
+    values = list(tensors.values())
+    if all(t.device.type == "cpu" for t in values) or len({t.dtype for t in values}) > 1:
+        return {site: t.cpu() for site, t in tensors.items()}
+    flat = torch.cat([t.reshape(-1) for t in values]).cpu()
+    parts = flat.split([t.numel() for t in values])
+    return {site: part.view(t.shape) for (site, t), part in zip(tensors.items(), parts, strict=True)}
 
 
 def _concat(parts: list[torch.Tensor], position: object) -> torch.Tensor:
@@ -80,9 +95,15 @@ def _concat(parts: list[torch.Tensor], position: object) -> torch.Tensor:
     return torch.cat([F.pad(p, (0, 0, 0, width - p.shape[1])) for p in parts])
 
 
-def capture(handle: ModelHandle, inputs: Inputs, sites: Site | Sequence[Site], backend: BackendName = "torch",
-            batch_size: int = 16, padding_side: PaddingSide = "right",
-            on_batch: Callable[[int], None] | None = None) -> dict[Site, torch.Tensor]:
+def capture(
+    handle: ModelHandle,
+    inputs: Inputs,
+    sites: Site | Sequence[Site],
+    backend: BackendName = "torch",
+    batch_size: int = 16,
+    padding_side: PaddingSide = "right",
+    on_batch: Callable[[int], None] | None = None,
+) -> dict[Site, torch.Tensor]:
     """Activations at each site for every input: (n, d_model), or (n, longest, d_model) for position `all`.
 
     `inputs` are rendered texts (tokenized with exactly one BOS) or an `Encoded` batch. Position `all`

@@ -57,8 +57,9 @@ class Site:
     def check(self, n_layers: int) -> Site:
         """Return self, or raise when the layer does not exist in a model of `n_layers` layers."""
         if self.layer >= n_layers:
-            raise UserError(f"Layer {self.layer} of site {self.name} is out of range: this model has layers "
-                            f"0 to {n_layers - 1}.")
+            raise UserError(
+                f"Layer {self.layer} of site {self.name} is out of range: this model has layers 0 to {n_layers - 1}."
+            )
         return self
 
     @classmethod
@@ -109,7 +110,8 @@ def check_sites(sites: Site | Sequence[Site], n_layers: int) -> list[Site]:
         raise UserError("No sites given; name at least one site, e.g. Site(0, 'resid_post', 'readout').")
     for site in listed:
         if not isinstance(site, Site):
-            raise UserError(f"Expected Site objects, got {type(site).__name__}; "
-                            "build them with Site(layer, point, position).")
+            raise UserError(
+                f"Expected Site objects, got {type(site).__name__}; build them with Site(layer, point, position)."
+            )
         site.check(n_layers)
     return list(dict.fromkeys(listed))
