@@ -84,9 +84,30 @@ def word_categories(lexicon: Lexicon) -> dict[str, str]:
     return dict(zip(entries["word"], entries["category"], strict=True))
 
 
+def causal_words(words: dict[str, str], per_category: int | None) -> dict[str, str]:
+    """The first `per_category` words of each category (all when None): the causal study's answer set."""
+    if per_category is None:
+        return dict(words)
+    kept: dict[str, str] = {}
+    for category in sorted(set(words.values())):
+        kept |= dict([(w, c) for w, c in words.items() if c == category][:per_category])
+    return kept
+
+
+def _progress(log: Log, total: int, label: str) -> Callable[[object], None]:
+    done = [0]
+
+    def tick(_condition: object) -> None:
+        done[0] += 1
+        if done[0] % 10 == 0 or done[0] == total:
+            log(f"  {label}: {done[0]}/{total} conditions")
+
+    return tick
+
+
 def probe_data(handle: ModelHandle, lexicon: Lexicon, profile: Profile, store: Path, lineage_id: str) -> ProbeData:
     """Readout residuals at every layer of the answer-view probe inputs (through the store)."""
-    inputs = build_inputs(handle.tokenizer, lexicon, "answer", profile.prompts())
+    inputs = build_inputs(handle.tokenizer, lexicon, "answer", profile.prompts("probe"))
     return collect(handle, inputs, range(handle.n_layers), store, lineage_id=lineage_id, progress=False)
 
 
@@ -129,9 +150,13 @@ def causal(
     log: Log,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Ablation conditions (with controls) and the steering dose-response, as effect tables."""
-    prompts = profile.prompts()
+    prompts = profile.prompts("causal")
+    words = causal_words(words, profile.causal_words_per_category)
     layers = sorted({best, *range(0, rm.n_layers, profile.layer_stride)})
-    random_layers = sorted({best, *np.linspace(0, rm.n_layers - 1, profile.random_layers).astype(int).tolist()})
+    spread = (
+        np.linspace(0, rm.n_layers - 1, profile.random_layers).astype(int).tolist() if profile.random_layers else []
+    )
+    random_layers = sorted({best, *spread})
     base_vectors = layer_vectors(base_result, rm.n_layers)
     readout = norm_gain(rm) * rm.head.weight.detach().float().cpu()[0]
     orth = {layer: orthogonal_to(v, readout) for layer, v in base_vectors.items()}
@@ -146,16 +171,26 @@ def causal(
         leace_condition(fit_leace(torch.as_tensor(base_data.X[:, best]), base_data.labels), best),
     ]
     log(f"ablation: {len(conditions)} conditions × {len(prompts)} prompts × {len(words)} words")
-    ablation = cached_table(folder / "ablation_scores.csv", lambda: run_conditions(rm, prompts, words, conditions))
+    ablation = cached_table(
+        folder / "ablation_scores.csv",
+        lambda: run_conditions(
+            rm, prompts, words, conditions, on_condition=_progress(log, len(conditions), "ablation")
+        ),
+    )
     scale = float(x_best.norm(dim=1).mean())
     steering_conds = [
         unedited(),
         *steering_conditions(
-            base_vectors[best], best, scale, profile.steer_fractions, profile.n_random, rm.d_model, seed=2000
+            base_vectors[best], best, scale, profile.steer_fractions, profile.steer_n_random, rm.d_model, seed=2000
         ),
     ]
     log(f"steering at layer {best}: {len(steering_conds)} conditions (scale {scale:.2f} = mean residual norm)")
-    steering = cached_table(folder / "steering_scores.csv", lambda: run_conditions(rm, prompts, words, steering_conds))
+    steering = cached_table(
+        folder / "steering_scores.csv",
+        lambda: run_conditions(
+            rm, prompts, words, steering_conds, on_condition=_progress(log, len(steering_conds), "steering")
+        ),
+    )
     return effects(ablation), effects(steering)
 
 
@@ -196,8 +231,8 @@ def durability(
         )
         table = run_conditions(
             ckpt,
-            profile.prompts(),
-            words,
+            profile.prompts("causal"),
+            causal_words(words, profile.causal_words_per_category),
             [unedited(), *ablation_conditions({best: base_vector}, "base_direction", [best], all_layers=False)],
         )
         eff = effects(table, by=())

@@ -1,7 +1,10 @@
-"""Profiles of the main job: `quick` (2 CPU cores, < 20 min) and `full` (all 54 prompts, more data and seeds).
+"""Profiles of the main job: `quick` (2 CPU cores, < 20 min), `full` (all 54 prompts, more data and controls)
+and `smoke` (tiny random models in seconds; what the tests run).
 
 >>> get_profile("quick").name
 'quick'
+>>> [p.key for p in get_profile("quick").prompts("probe")]
+['best_ever_one', 'worst_ever_one']
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ QUICK_PROMPTS = (
     "bad_world_single",
     "terrible_time_please",
 )
+CAUSAL_PROMPTS = ("best_ever_one", "greatest_world_single", "worst_ever_one", "bad_world_single")
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Sizes of every step; see README for what each controls."""
+    """Sizes of every step. Prompt keys of None mean all 54 prompts; `causal_words_per_category` of None
+    means every lexicon word in the ablation and steering grid."""
 
     name: str
     bases: tuple[tuple[str, str], ...] = (("smollm2-135m-instruct", "llama"), ("gemma3-270m", "gemma"))
@@ -34,19 +39,25 @@ class Profile:
     k_layers: int = 2
     save_every: int = 10
     prompt_keys: tuple[str, ...] | None = QUICK_PROMPTS
+    probe_prompt_keys: tuple[str, ...] | None = ("best_ever_one", "worst_ever_one")
+    causal_prompt_keys: tuple[str, ...] | None = CAUSAL_PROMPTS
+    causal_words_per_category: int | None = 30
     probe_perm: int = 20
     probe_boot: int = 200
-    layer_stride: int = 3
-    random_layers: int = 2
+    layer_stride: int = 6
+    random_layers: int = 0
     n_random: int = 20
-    steer_fractions: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0)
+    steer_n_random: int = 10
+    steer_fractions: tuple[float, ...] = (-1.0, 0.0, 1.0)
     durability_checkpoints: int = 3
     plant_steps: int = 30
     seed: int = 0
 
-    def prompts(self) -> tuple[Prompt, ...]:
+    def prompts(self, which: str = "behaviour") -> tuple[Prompt, ...]:
+        """The prompts of one part of the study: `behaviour`, `probe` or `causal`."""
+        keys = {"behaviour": self.prompt_keys, "probe": self.probe_prompt_keys, "causal": self.causal_prompt_keys}
         grid = paper_prompts()
-        return grid if self.prompt_keys is None else tuple(p for p in grid if p.key in self.prompt_keys)
+        return grid if keys[which] is None else tuple(p for p in grid if p.key in keys[which])
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,16 +73,19 @@ PROFILES = {
         k_layers=4,
         save_every=100,
         prompt_keys=None,
+        probe_prompt_keys=QUICK_PROMPTS,
+        causal_prompt_keys=QUICK_PROMPTS,
+        causal_words_per_category=None,
         probe_perm=100,
         probe_boot=1000,
-        layer_stride=1,
-        random_layers=6,
+        layer_stride=2,
+        random_layers=4,
         n_random=30,
-        steer_fractions=(-2.0, -1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0, 2.0),
+        steer_n_random=20,
+        steer_fractions=(-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0),
         durability_checkpoints=4,
         plant_steps=60,
     ),
-    # seconds on tiny random models: what the tests run end to end
     "smoke": Profile(
         "smoke",
         train_pairs=64,
@@ -80,11 +94,15 @@ PROFILES = {
         k_layers=1,
         save_every=2,
         prompt_keys=QUICK_PROMPTS[:2] + QUICK_PROMPTS[3:5],
+        probe_prompt_keys=("best_ever_one", "worst_ever_one"),
+        causal_prompt_keys=("best_ever_one", "worst_ever_one"),
+        causal_words_per_category=10,
         probe_perm=5,
         probe_boot=20,
         layer_stride=2,
         random_layers=1,
         n_random=3,
+        steer_n_random=2,
         steer_fractions=(-1.0, 0.0, 1.0),
         durability_checkpoints=2,
         plant_steps=2,
