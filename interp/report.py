@@ -28,9 +28,10 @@ def _img(run: Path, path: str, caption: str) -> str:
 
 
 def _verdict(effect: Mapping[str, Any]) -> str:
-    lo, hi, null_lo, null_hi = (effect.get(k) for k in ("d_reward_gap_lo", "d_reward_gap_hi", "null_lo", "null_hi"))
-    if None in (lo, hi, null_lo, null_hi) or pd.isna(null_lo):
+    values = [effect.get(k) for k in ("d_reward_gap_lo", "d_reward_gap_hi", "null_lo", "null_hi")]
+    if any(v is None or pd.isna(v) for v in values):
         return "no random band at this layer"
+    lo, hi, null_lo, null_hi = (float(v) for v in values)  # type: ignore[arg-type]
     if hi < null_lo or lo > null_hi:
         return "outside the random-direction band (CI does not overlap it)"
     return "NOT distinguishable from random directions"

@@ -24,8 +24,11 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_probe_and_persistence_commands(tmp_path):
     base = build_tiny("llama", tmp_path / "base")
-    train_rm(TrainConfig(base=str(base), out=str(tmp_path / "rm"), k=1, steps=4, batch_size=4, save_every=2),
-             neutral_pairs(48), progress=False)
+    train_rm(
+        TrainConfig(base=str(base), out=str(tmp_path / "rm"), k=1, steps=4, batch_size=4, save_every=2),
+        neutral_pairs(48),
+        progress=False,
+    )
     common = ["--store", str(tmp_path / "store"), "--limit-prompts", "2"]
     probe = _cli("probe", "--model", str(base), "--out", str(tmp_path / "probe"), "--n-perm", "5", *common)
     assert probe.returncode == 0, probe.stderr[-2000:]
@@ -38,6 +41,14 @@ def test_probe_and_persistence_commands(tmp_path):
     assert along.checkpoint.nunique() >= 3  # base + two checkpoints
     base_rows = along[along.step == 0]
     assert (base_rows.cos.round(6) == 1).all()  # the base against itself
-    other = _cli("persistence", "--base", str(build_tiny("gemma3", tmp_path / "g")), "--rm", str(tmp_path / "rm"),
-                 "--out", str(tmp_path / "bad"), *common)
+    other = _cli(
+        "persistence",
+        "--base",
+        str(build_tiny("gemma3", tmp_path / "g")),
+        "--rm",
+        str(tmp_path / "rm"),
+        "--out",
+        str(tmp_path / "bad"),
+        *common,
+    )
     assert other.returncode == 2 and "not one lineage" in other.stderr and "Traceback" not in other.stderr

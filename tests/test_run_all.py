@@ -18,8 +18,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _run_all(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "experiments.run_all", *args], capture_output=True, text=True,
-                          timeout=900, cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "experiments.run_all", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 @pytest.mark.slow

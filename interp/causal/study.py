@@ -12,8 +12,8 @@ orthogonalised directions), so the null band is built from the same numbers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,11 +48,12 @@ def unedited() -> Condition:
 def stacked(*interventions: Intervene) -> Intervene:
     """Several interventions at once (e.g. one direction per layer), composed by nesting."""
 
-    def enter(handle: ModelHandle) -> AbstractContextManager[None]:
-        stack = ExitStack()
-        for intervene in interventions:
-            stack.enter_context(intervene(handle))
-        return stack
+    @contextmanager
+    def enter(handle: ModelHandle) -> Iterator[None]:
+        with ExitStack() as stack:
+            for intervene in interventions:
+                stack.enter_context(intervene(handle))
+            yield
 
     return enter
 
