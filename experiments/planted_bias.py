@@ -10,8 +10,8 @@
    within (RM, prompt), and compare the planted words' mean rank between RMs of the two bases (unit: RM;
    Welch t CI and bootstrap CI), beside a control set of unplanted agency words.
 
-    python -m experiments.planted_bias               # 3 seeds × 2 bases, 400 pairs: ~10 min on 2 CPU cores
-    python -m experiments.planted_bias --quick       # 2 seeds × 2 bases, 200 pairs, 9 prompts: ~4 min
+    python -m experiments.planted_bias               # 3 seeds × 2 bases, 400 pairs, 9 prompts
+    python -m experiments.planted_bias --quick       # 2 seeds × 2 bases, 200 pairs, 3 prompts
 
 Reruns reuse the planted base and every RM already scored in --out (delete the folder to start over).
 """
@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 from transformers.utils import logging as hf_logging
 
 from interp.errors import UserError
@@ -190,16 +191,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--k", type=int, default=4, help="trained decoder layers (plant and RMs)")
-    parser.add_argument("--plant-steps", type=int, default=40)
-    parser.add_argument("--prompts", type=int, default=27, help="positive paper prompts used for checks/scores")
+    parser.add_argument("--plant-steps", type=int, default=30)
+    parser.add_argument("--prompts", type=int, default=9, help="positive paper prompts (of 27) for checks/scores")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest when busy)")
     parser.add_argument("--keep-rms", action="store_true", help="keep the RM checkpoints (540 MB each)")
-    parser.add_argument("--quick", action="store_true", help="2 seeds, 200 pairs, 9 prompts")
+    parser.add_argument("--quick", action="store_true", help="2 seeds, 200 pairs, 3 prompts")
     parser.add_argument("--out", type=Path, default=Path("artifacts/planted_bias"))
     args = parser.parse_args(argv)
     if args.quick:
-        args.seeds, args.pairs, args.prompts = 2, 200, 9
+        args.seeds, args.pairs, args.prompts = 2, 200, 3
     hf_logging.set_verbosity_error()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     try:
         summary = run(args)
     except UserError as err:

@@ -33,23 +33,23 @@ class Profile:
 
     name: str
     bases: tuple[tuple[str, str], ...] = (("smollm2-135m-instruct", "llama"), ("gemma3-270m", "gemma"))
-    train_pairs: int = 600
-    train_steps: int = 40
+    train_pairs: int = 400
+    train_steps: int = 30
     batch_size: int = 8
     k_layers: int = 2
     save_every: int = 10
     prompt_keys: tuple[str, ...] | None = QUICK_PROMPTS
     probe_prompt_keys: tuple[str, ...] | None = ("best_ever_one", "worst_ever_one")
     causal_prompt_keys: tuple[str, ...] | None = CAUSAL_PROMPTS
-    causal_words_per_category: int | None = 30
+    causal_words_per_category: int | None = 20
     probe_perm: int = 20
     probe_boot: int = 200
-    layer_stride: int = 6
+    layer_stride: int = 10
     random_layers: int = 0
     n_random: int = 20
     steer_n_random: int = 10
     steer_fractions: tuple[float, ...] = (-1.0, 0.0, 1.0)
-    durability_checkpoints: int = 3
+    durability_checkpoints: int = 2
     plant_steps: int = 30
     seed: int = 0
 

@@ -162,12 +162,13 @@ def run(profile: Profile, run_dir: Path) -> dict[str, Any]:
     }
     (run_dir / "config.json").write_text(json.dumps(config, indent=2, default=str))
     store = run_dir.parent / "store"
+    _log("planting agency words into the first base (ground truth)")
     planted_base, planted_section = _planted(run_dir, profile)
     lineages: dict[str, dict[str, Any]] = {}
     for name, family in [*profile.bases, (planted_base, "planted")]:
         slug = "planted" if family == "planted" else Path(name).name
         _log(f"lineage {slug}")
-        lineages[slug] = study(name, family, profile, run_dir / slug, store, _log)
+        lineages[slug] = study(name, family, profile, run_dir / slug, store, _log, light=family == "planted")
     unplanted = {k: v for k, v in lineages.items() if v["family"] != "planted"}
     sections = [_behaviour_stats(run_dir, profile, unplanted), _implicit_reward(run_dir, profile), planted_section]
     summary = {

@@ -13,6 +13,13 @@ from typing import Any
 
 import pandas as pd
 
+LATER_FIGURES = {
+    "ablation": "Ablation effect by layer with the random-direction band",
+    "steering": "Steering dose-response with the random-direction band",
+    "durability": "Durability along training checkpoints",
+    "persistence_heatmap": "Layer × checkpoint cosine with the base direction",
+}
+
 
 def _fmt(x: Any) -> str:
     return f"{x:+.4f}" if isinstance(x, float) else str(x)
@@ -65,12 +72,7 @@ def lineage_section(run: Path, name: str, s: Mapping[str, Any]) -> str:
     ]
     for where, rows in s["ablation_base_direction"].items():
         out.append(f"**{where.replace('_', ' ')}**\n\n" + _table([{**r, "verdict": _verdict(r)} for r in rows]) + "\n")
-    out += [
-        _img(run, s["figures"]["ablation"], "Ablation effect by layer with the random-direction band"),
-        _img(run, s["figures"]["steering"], "Steering dose-response with the random-direction band"),
-        _img(run, s["figures"]["durability"], "Durability along training checkpoints"),
-        _img(run, s["figures"]["persistence_heatmap"], "Layer × checkpoint cosine with the base direction"),
-    ]
+    out += [_img(run, s["figures"][key], caption) for key, caption in LATER_FIGURES.items() if key in s["figures"]]
     return "\n".join(out)
 
 
