@@ -8,14 +8,19 @@ tail per candidate. Both run in fp32 on the SmolLM2-based RM; the best of `--rep
     python -m benchmarks.sweep --quick     # 40 words × 6 prompts
     python -m benchmarks.sweep             # every default-lexicon word × the 54 prompts
 
-Timings alternate between the methods. The last line printed is a JSON object with `speedup`
-(full seconds / cached seconds) and `max_abs_diff`.
+Timings alternate between the methods. One torch thread by default: on a small machine shared with other
+jobs, two OpenMP threads per process oversubscribe the cores and the many small operations of the cached
+sweep stall at thread barriers (measured here under load: 1.7x with 2 threads vs 8.5x with 1); pass
+`--threads N` on a quiet machine. The JSON records the threads and the load average at the start.
+
+The last line printed is a JSON object with `speedup` (full seconds / cached seconds) and `max_abs_diff`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import torch
@@ -35,13 +40,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="40 words × 6 prompts instead of all × 54")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=2, help="timings per method; the fastest is kept")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (see the module doc)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)
     logging.set_verbosity_error()
     logging.disable_progress_bar()
 
+    load = round(os.getloadavg()[0], 2)
     rm = rm_from_base(MODEL, seed=0, dtype="float32")
     categories = default_lexicon().categories
     prompts = paper_prompts()
@@ -89,6 +94,7 @@ def main() -> None:
                 "n_pairs": len(pairs),
                 "batch_size": args.batch_size,
                 "threads": torch.get_num_threads(),
+                "load_average_1min": load,
                 "seconds_cached": round(cached_s, 3),
                 "seconds_full": round(full_s, 3),
                 "speedup": round(full_s / cached_s, 2),

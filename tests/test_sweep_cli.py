@@ -155,6 +155,24 @@ def test_implicit_reward_command(tiny_folder: Callable[[Arch], Path], tmp_path: 
     assert summary["mean_mwlr"].is_monotonic_decreasing and set(summary["category"]) == {"agency", "communion"}
     assert (tmp_path / "fig3_mwlr.png").stat().st_size > 1000
     assert len(pd.read_csv(tmp_path / "mwlr.csv")) == 2 * len(summary)
+    invoke(
+        "implicit-reward",
+        "--p",
+        str(tiny_folder("gemma3")),
+        "--q",
+        str(tiny_folder("qwen2")),
+        "--prompts",
+        PROMPTS,
+        "--lexicon",
+        "vocab",
+        "--wrapper-p",
+        "user_assistant",
+        "--out",
+        str(tmp_path / "vocab"),
+    )
+    vocab = pd.read_csv(tmp_path / "vocab" / "mwlr_summary.csv", keep_default_na=False)
+    assert len(vocab) > 100 and "the" in set(vocab["word"]) and "category" not in vocab
+    assert json.loads((tmp_path / "vocab" / "config.json").read_text())["p"]["wrapper"] == "user_assistant"
 
 
 def test_command_errors(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:

@@ -83,8 +83,8 @@ def single_token_variants(
 def merge_variants(logprobs: torch.Tensor, ids: Sequence[int]) -> float:
     """log Σ p over distinct token ids: the probability that the answer is any of the variants.
 
-    >>> merge_variants(torch.log(torch.tensor([0.1, 0.2, 0.7])), [0, 1, 1])
-    -1.2039...
+    >>> round(merge_variants(torch.log(torch.tensor([0.1, 0.2, 0.7])), [0, 1, 1]), 4)
+    -1.204
     """
     return float(torch.logsumexp(logprobs[list(dict.fromkeys(ids))], dim=0))
 
@@ -105,6 +105,8 @@ def answer_logprobs(
         raise UserError("The list of prompts is empty; give at least one prompt.")
     tokenizer = handle.tokenizer
     variants, unmatched = single_token_variants(tokenizer, words)
+    n_ids = int(handle.model.get_output_embeddings().weight.shape[0])  # tokenizers may hold extra ids
+    variants = {w: kept for w, ids in variants.items() if (kept := [i for i in ids if i < n_ids])}
     wrappers = tuple(wrappers or default_wrappers(tokenizer))
     rows = []
     with progress_bar(progress) as bar:
@@ -140,10 +142,12 @@ def vocab_logprobs(
     """Merged log-probability of every decoded token string, keyed by its stripped lower-case form.
 
     Token ids whose decoded text is equal after `strip().lower()` are merged by log-sum-exp (this merges
-    case and leading-space variants across the whole vocabulary); whitespace-only tokens are left out.
+    case and leading-space variants across the whole vocabulary); whitespace-only tokens and tokenizer ids
+    beyond the model's output layer are left out.
     """
     tokenizer = handle.tokenizer
-    keys = pd.Series([str(tokenizer.decode([i])).strip().lower() for i in range(len(tokenizer))])
+    n_ids = min(len(tokenizer), int(handle.model.get_output_embeddings().weight.shape[0]))
+    keys = pd.Series([str(tokenizer.decode([i])).strip().lower() for i in range(n_ids)])
     keep = keys != ""
     groups = pd.factorize(keys[keep])
     index = torch.tensor(groups[0], dtype=torch.long)

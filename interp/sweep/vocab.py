@@ -46,14 +46,24 @@ def vocab_key(handle: ModelHandle, prompt: Prompt, shard_size: int) -> dict[str,
         "prompt": prompt.text,
         "prompt_key": prompt.key,
         "shard_size": shard_size,
-        "vocab_size": len(handle.tokenizer),
+        "vocab_size": vocab_size(handle),
         "chat_template": template,
     }
 
 
+def vocab_size(handle: ModelHandle) -> int:
+    """Token ids a sweep covers: those of the tokenizer that the model has an embedding row for.
+
+    Tokenizers can hold more ids than the model embeds (tokens added after training); those are left out.
+    """
+    embeddings = handle.model.get_input_embeddings()
+    assert isinstance(embeddings.weight, torch.Tensor)
+    return min(len(handle.tokenizer), embeddings.weight.shape[0])
+
+
 def n_shards(handle: ModelHandle, shard_size: int) -> int:
     """How many shards the vocabulary of `handle` splits into."""
-    return math.ceil(len(handle.tokenizer) / shard_size)
+    return math.ceil(vocab_size(handle) / shard_size)
 
 
 def sweep_vocab(
@@ -83,7 +93,7 @@ def sweep_vocab(
             f"Shard ids must be in 0..{total - 1} for shards of {shard_size} tokens (got {bad[:3] or 'none'})."
         )
     shards = ShardFolder(folder, vocab_key(handle, prompt, shard_size))
-    vocab = len(handle.tokenizer)
+    vocab = vocab_size(handle)
     spans = {s: range(s * shard_size, min((s + 1) * shard_size, vocab)) for s in todo}
     scorer = CachedScorer(handle, batch_size)
     with progress_bar(progress) as bar:
