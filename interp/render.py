@@ -39,7 +39,8 @@ def chat_template(tokenizer: PreTrainedTokenizerBase) -> str:
     """The tokenizer's own template, Gemma's turn format for Gemma tokenizers without one, else an error."""
     if tokenizer.chat_template:
         return str(tokenizer.chat_template)
-    if "<start_of_turn>" in tokenizer.get_vocab():
+    turn = tokenizer.convert_tokens_to_ids("<start_of_turn>")  # a lookup, not get_vocab(): 262k entries for Gemma
+    if turn is not None and turn != tokenizer.unk_token_id:
         return GEMMA_TURN_TEMPLATE
     raise UserError("This tokenizer has no chat template; set tokenizer.chat_template (a Jinja string) first.")
 
