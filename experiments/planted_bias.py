@@ -10,7 +10,7 @@
    within (RM, prompt), and compare the planted words' mean rank between RMs of the two bases (unit: RM;
    Welch t CI and bootstrap CI), beside a control set of unplanted agency words.
 
-    python -m experiments.planted_bias               # 3 seeds × 2 bases, 400 pairs, 9 prompts
+    python -m experiments.planted_bias --threads 1   # 3 seeds × 2 bases, 400 pairs, 9 prompts: ~10 min, busy 2 CPUs
     python -m experiments.planted_bias --quick       # 2 seeds × 2 bases, 200 pairs, 3 prompts
 
 Reruns reuse the planted base and every RM already scored in --out (delete the folder to start over).
@@ -202,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.seeds, args.pairs, args.prompts = 2, 200, 3
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     if args.threads:
         torch.set_num_threads(args.threads)
     try:

@@ -130,13 +130,14 @@ def test_checkpoints_load_as_rms_and_join_the_base_lineage(tiny_folder: Callable
     assert isinstance(lineage, Lineage) and len(lineage.checkpoints) == 2
     change = lineage.weight_change()
     assert (change.iloc[:2] == 0).all() and (change.iloc[2:] > 0).all()  # k=2: only the last two layers move
-    assert read_meta(result.checkpoint)["step"] == 6
+    assert result.checkpoint is not None and read_meta(result.checkpoint)["step"] == 6
 
 
 def test_checkpoint_or_resume_from_another_base_is_refused(tmp_path: Path, tiny_folder: Callable[[Arch], Path]) -> None:
     base = tiny_folder("llama")
     other = build_tiny("llama", tmp_path / "other", seed=1)
     result = train_rm(config(base, tmp_path / "run"), PAIRS, progress=False)
+    assert result.checkpoint is not None
     with pytest.raises(UserError, match=r"was trained from base .* use the checkpoint with the base"):
         load_checkpoint(result.checkpoint, base=load_lm(str(other)))
     with pytest.raises(UserError, match="was trained from base"):
@@ -164,3 +165,19 @@ def test_bad_settings_are_refused_in_one_sentence(tiny_folder: Callable[[Arch], 
         train_rm(config(tiny_folder("llama"), tmp_path, k=9), PAIRS, progress=False)
     with pytest.raises(UserError, match="longer than --max-length 8"):
         train_rm(config(tiny_folder("llama"), tmp_path, max_length=8), PAIRS, progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("base", ["smollm2-135m-instruct", "gemma3-270m"])
+def test_real_model_resume_is_exact_in_bf16(base: str, tmp_path: Path) -> None:
+    pairs = neutral_pairs(200, seed=0)
+    cfg = TrainConfig(base=base, out=str(tmp_path / "whole"), steps=6, save_every=3, batch_size=4)
+    whole = train_rm(cfg, pairs, progress=False)
+    interrupted = replace(cfg, out=str(tmp_path / "resumed"))
+    train_rm(interrupted, pairs, stop_after=4, progress=False)
+    resumed = train_rm(interrupted, pairs, resume=True, progress=False)
+    assert whole.checkpoint is not None and resumed.checkpoint is not None
+    a = load_file(str(whole.checkpoint / "trainable.safetensors"))
+    b = load_file(str(resumed.checkpoint / "trainable.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert round(resumed.metrics["held_out_accuracy"], 3) == round(whole.metrics["held_out_accuracy"], 3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -22,7 +23,7 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-def run(base: str, out: Path, *extra: str) -> dict[str, object]:
+def run(base: str, out: Path, *extra: str) -> dict[str, Any]:
     main(["--base", base, "--out", str(out), *extra])
     return dict(json.loads((out / "summary.json").read_text()))
 
@@ -44,10 +45,10 @@ def test_planted_bias_experiment_on_a_tiny_model(tiny_folder: Callable[[Arch], P
         "--lr",
         "1e-3",
     )
-    assert summary["plant_check"]["rank_gain"] > 0  # type: ignore[index]
+    assert summary["plant_check"]["rank_gain"] > 0
     contrasts = summary["rm_contrasts"]
-    assert [c["word_set"] for c in contrasts] == ["planted", "control"]  # type: ignore[union-attr]
-    assert all(c["n_treated"] == c["n_reference"] == 2 and c["unit"] == "RM" for c in contrasts)  # type: ignore[union-attr]
+    assert [c["word_set"] for c in contrasts] == ["planted", "control"]
+    assert all(c["n_treated"] == c["n_reference"] == 2 and c["unit"] == "RM" for c in contrasts)
     scores = pd.read_csv(tmp_path / "rm_scores.csv")
     assert scores["model"].nunique() == 4 and scores["prompt"].nunique() == 2
     assert not list(tmp_path.glob("rms/*/checkpoint-*"))  # weights removed unless --keep-rms
@@ -74,5 +75,5 @@ def test_planted_bias_experiment_on_a_tiny_model(tiny_folder: Callable[[Arch], P
 @pytest.mark.slow
 def test_planted_bias_experiment_quick_on_smollm2(tmp_path: Path) -> None:
     summary = run("smollm2-135m-instruct", tmp_path, "--quick")
-    assert summary["plant_check"]["took"] is True  # type: ignore[index]
-    assert all(r["held_out_accuracy"] > 0.5 for r in summary["rms"])  # type: ignore[union-attr]
+    assert summary["plant_check"]["took"] is True
+    assert all(r["held_out_accuracy"] > 0.5 for r in summary["rms"])

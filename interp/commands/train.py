@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import torch
 import typer
 from rich.console import Console
 
@@ -36,7 +37,7 @@ def train_rm_command(
     lora_r: Annotated[int, typer.Option(help="LoRA rank (lora mode)")] = 32,
     lora_alpha: Annotated[int, typer.Option(help="LoRA alpha (lora mode)")] = 64,
     dtype: Annotated[str, typer.Option(help="bf16 (autocast, fp32 weights) or fp32")] = "bf16",
-    epochs: Annotated[int, typer.Option(help="passes over the training pairs (ignored with --steps)")] = 2,
+    epochs: Annotated[int, typer.Option(help="passes over the training pairs (ignored with --steps)")] = 1,
     steps: Annotated[int | None, typer.Option(help="total optimizer steps (overrides --epochs)")] = None,
     batch_size: Annotated[int, typer.Option(help="pairs per step")] = 16,
     lr: Annotated[float, typer.Option(help="peak learning rate (AdamW, cosine, warm-up --warmup)")] = 1e-4,
@@ -47,6 +48,9 @@ def train_rm_command(
     held_out: Annotated[float, typer.Option(help="fraction of prompts held out for pairwise accuracy")] = 0.1,
     max_length: Annotated[int, typer.Option(help="drop pairs longer than this many tokens")] = 96,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
+    threads: Annotated[
+        int | None, typer.Option(help="CPU threads for torch (1 is fastest on a busy machine); default: torch's")
+    ] = None,
     resume: Annotated[bool, typer.Option(help="continue from the last checkpoint in --out")] = False,
     require_neutral: Annotated[bool, typer.Option(help="refuse data that fail the neutrality check")] = False,
 ) -> None:
@@ -73,6 +77,10 @@ def train_rm_command(
         max_length=max_length,
         device=device,
     )
+    if threads is not None:
+        if threads < 1:
+            raise UserError(f"--threads must be at least 1, not {threads}.")
+        torch.set_num_threads(threads)
     preference_pairs = load_pairs(data, pairs, data_seed)
     report = neutrality_report(preference_pairs)
     console.print(report.message())

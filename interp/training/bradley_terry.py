@@ -47,7 +47,7 @@ from interp.training.checkpoints import (
 )
 from interp.training.prefdata import PreferencePair, data_hash
 from interp.training.runlog import MetricsLog, peak_rss_mb, versions, write_json
-from interp.training.trainable import TrainMode, export_model, load_trainable, prepare, trainable_state
+from interp.training.trainable import Prepared, TrainMode, export_model, load_trainable, prepare, trainable_state
 
 AUTOCAST = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": None, "float32": None}
 # Settings that may change between an interrupted run and its resume without changing the result.
@@ -66,7 +66,7 @@ class TrainConfig:
     lora_alpha: int = 64
     lora_dropout: float = 0.0
     dtype: str = "bf16"
-    epochs: int = 2
+    epochs: int = 1
     steps: int | None = None
     batch_size: int = 16
     lr: float = 1e-4
@@ -170,6 +170,20 @@ def _resume_point(config: TrainConfig, meta: dict[str, Any], checkpoints: list[P
     return last
 
 
+def _restore(
+    last: Path, prepared: Prepared, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler
+) -> int:
+    """Load trained weights, optimizer, scheduler and RNG states of a checkpoint; return its step."""
+    tensors, state = load_state(last)
+    load_trainable(prepared, tensors, str(last))
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    if state.get("cuda_rng") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return int(read_meta(last)["step"])
+
+
 def train_rm(
     config: TrainConfig,
     pairs: Sequence[PreferencePair],
@@ -180,6 +194,7 @@ def train_rm(
     """Train an RM on `pairs`; `resume` continues from the last checkpoint in `config.out`.
 
     `stop_after` halts after that many steps (as a kill would, keeping only saved checkpoints).
+    `wall_seconds` in the metrics counts this process only (a resumed run reports its own time).
     """
     started = time.perf_counter()
     out = Path(config.out)
@@ -205,14 +220,7 @@ def train_rm(
     scheduler = get_cosine_schedule_with_warmup(optimizer, math.ceil(config.warmup * total), total)
     torch.manual_seed(config.seed)
     last = _resume_point(config, meta, list_checkpoints(out), resume)
-    start = 0
-    if last is not None:
-        tensors, state = load_state(last)
-        load_trainable(prepared, tensors, str(last))
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["torch_rng"])
-        start = int(read_meta(last)["step"])
+    start = 0 if last is None else _restore(last, prepared, optimizer, scheduler)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "config.json", {**meta, "versions": versions(), "n_trainable": prepared.n_trainable})
     log = MetricsLog(out / "metrics.jsonl", keep_until_step=start)
@@ -260,18 +268,12 @@ def train_rm(
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "torch_rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 }
-                saved.append(
-                    save_checkpoint(
-                        out,
-                        done,
-                        export_model(prepared),
-                        handle.tokenizer,
-                        trainable_state(prepared),
-                        state,
-                        {**meta, "held_out_accuracy": acc},
-                    )
-                )
+                model = export_model(prepared)
+                trained = trainable_state(prepared)
+                meta_now = {**meta, "held_out_accuracy": acc}
+                saved.append(save_checkpoint(out, done, model, handle.tokenizer, trained, state, meta_now))
             log.write(row)
             bar.update(task, advance=1, description=f"loss {loss.item():.3f}")
             if stop_after is not None and done >= stop_after and done < total:

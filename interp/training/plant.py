@@ -30,6 +30,7 @@ from interp.errors import UserError
 from interp.models import ModelHandle, load_lm, save
 from interp.prompts import paper_prompts
 from interp.render import pad_ids, render_pair, render_prompt, token_ids
+from interp.training.batches import resolved_template
 from interp.training.neutral import neutral_pairs
 from interp.training.trainable import TrainMode, export_model, prepare
 
@@ -75,12 +76,13 @@ class PlantConfig:
     words: tuple[str, ...] = DEFAULT_PLANTED
     mode: TrainMode = "last-k"
     k: int = 4
-    steps: int = 40
+    steps: int = 30
     batch_size: int = 16
     lr: float = 2e-4
     retain_fraction: float = 0.5
     dtype: str = "bf16"
     seed: int = 0
+    device: str = "cpu"
 
 
 def _examples(config: PlantConfig) -> list[tuple[str, str]]:
@@ -98,9 +100,10 @@ def plant_bias(config: PlantConfig, progress: bool = True) -> Path:
     if not 0 <= config.retain_fraction < 1:
         raise UserError(f"retain_fraction must be in [0, 1), not {config.retain_fraction}.")
     torch.manual_seed(config.seed)
-    handle = load_lm(config.base)
+    handle = load_lm(config.base, device=config.device)
     prepared = prepare(handle, config.mode, config.k)
-    examples = [answer_ids(handle.tokenizer, p, a) for p, a in _examples(config)]
+    tokenizer = resolved_template(handle.tokenizer)
+    examples = [answer_ids(tokenizer, p, a) for p, a in _examples(config)]
     optimizer = torch.optim.AdamW(list(prepared.params.values()), lr=config.lr)
     autocast = config.dtype in ("bf16", "bfloat16")
     rng = np.random.default_rng(config.seed)
@@ -125,16 +128,25 @@ def plant_bias(config: PlantConfig, progress: bool = True) -> Path:
 
 
 def _sft_loss(handle: ModelHandle, batch: Sequence[tuple[list[int], int]], autocast: bool) -> torch.Tensor:
-    """Mean next-token cross-entropy over the answer tokens of each example."""
-    enc = pad_ids([ids for ids, _ in batch], int(handle.tokenizer.pad_token_id), "right")
-    labels = torch.full_like(enc.input_ids, -100)
+    """Mean next-token cross-entropy over the answer tokens of each example.
+
+    Rows are left-padded so every answer ends in the last column; the LM head runs only on the last
+    (longest answer + 1) positions (`logits_to_keep`), not on the whole vocabulary × sequence.
+    """
+    enc = pad_ids([ids for ids, _ in batch], int(handle.tokenizer.pad_token_id), "left").to(handle.model.device)
+    longest = max(len(ids) - start for ids, start in batch)
+    labels = torch.full((len(batch), longest), -100, dtype=torch.long)
     for i, (ids, start) in enumerate(batch):
-        labels[i, start : len(ids)] = torch.tensor(ids[start:])
+        labels[i, longest - (len(ids) - start) :] = torch.tensor(ids[start:])
     with torch.autocast(handle.model.device.type, dtype=torch.bfloat16, enabled=autocast):
         logits = handle.model(
-            input_ids=enc.input_ids, attention_mask=enc.attention_mask, position_ids=enc.position_ids, use_cache=False
+            input_ids=enc.input_ids,
+            attention_mask=enc.attention_mask,
+            position_ids=enc.position_ids,
+            use_cache=False,
+            logits_to_keep=longest + 1,
         ).logits
-    return torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), labels[:, 1:])
+    return torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), labels.to(logits.device))
 
 
 @torch.no_grad()
@@ -142,20 +154,26 @@ def first_token_logprobs(handle: ModelHandle, prompts: Sequence[str], words: Seq
     """Log-prob of each word's first answer token after each prompt, and its rank among the words.
 
     One row per (prompt, word): `token_id`, `logprob`, `rank` (1 = most likely; words sharing a first
-    token tie, ranks averaged).
+    token tie, ranks averaged). A word's first token is found once, after the first prompt: every context
+    ends with the same generation prompt, so the answer's tokenization does not depend on the prompt.
     """
+    if not prompts or not words:
+        raise UserError("Give at least one prompt and one word to rank.")
+    tokenizer = resolved_template(handle.tokenizer)
+    first = {}
+    for word in words:
+        full, start = answer_ids(tokenizer, prompts[0], word)
+        first[word] = full[start]
     rows = []
     handle.model.eval()
+    device = handle.model.device
     for prompt in prompts:
-        prefix = token_ids(handle.tokenizer, render_prompt(handle.tokenizer, prompt))
-        ids = torch.tensor([prefix])
-        logits = handle.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False).logits
+        ids = torch.tensor([token_ids(tokenizer, render_prompt(tokenizer, prompt))], device=device)
+        logits = handle.model(
+            input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False, logits_to_keep=1
+        ).logits
         logprobs = torch.log_softmax(logits[0, -1].float(), -1)
-        for word in words:
-            full, start = answer_ids(handle.tokenizer, prompt, word)
-            rows.append(
-                {"prompt": prompt, "word": word, "token_id": full[start], "logprob": float(logprobs[full[start]])}
-            )
+        rows += [{"prompt": prompt, "word": w, "token_id": t, "logprob": float(logprobs[t])} for w, t in first.items()]
     frame = pd.DataFrame(rows)
     frame["rank"] = frame.groupby("prompt")["logprob"].rank(ascending=False, method="average")
     return frame
