@@ -70,6 +70,7 @@ def train(base: str, profile: Profile, out: Path, log: Log) -> dict[str, Any]:
         k=profile.k_layers,
         dtype="bf16",
         steps=profile.train_steps,
+        lr=profile.train_lr,
         batch_size=profile.batch_size,
         save_every=profile.save_every,
         seed=profile.seed,
@@ -165,7 +166,7 @@ def causal(
     conditions = [
         unedited(),
         *ablation_conditions(base_vectors, "base_direction", layers),
-        *random_ablations(rm.d_model, rm.n_layers, random_layers, profile.n_random, seed=1000, all_layers=not light),
+        *random_ablations(rm.d_model, rm.n_layers, random_layers, profile.n_random, seed=1000),
     ]
     if not light:  # the controls that separate routes, and the other erasure methods
         conditions += [
@@ -378,6 +379,7 @@ def summarise(
         effect["all_layers" if layer == -1 else f"layer_{layer}"] = rows[
             [
                 "framing",
+                "gap_before",
                 "d_reward_gap",
                 "d_reward_gap_lo",
                 "d_reward_gap_hi",

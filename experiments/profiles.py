@@ -34,10 +34,11 @@ class Profile:
     name: str
     bases: tuple[tuple[str, str], ...] = (("smollm2-135m-instruct", "llama"), ("gemma3-270m", "gemma"))
     train_pairs: int = 400
-    train_steps: int = 30
+    train_steps: int = 50
+    train_lr: float = 3e-4
     batch_size: int = 8
     k_layers: int = 2
-    save_every: int = 10
+    save_every: int = 25
     prompt_keys: tuple[str, ...] | None = QUICK_PROMPTS
     probe_prompt_keys: tuple[str, ...] | None = ("best_ever_one", "worst_ever_one")
     causal_prompt_keys: tuple[str, ...] | None = CAUSAL_PROMPTS
@@ -69,6 +70,7 @@ PROFILES = {
         "full",
         train_pairs=4000,
         train_steps=400,
+        train_lr=1e-4,
         batch_size=16,
         k_layers=4,
         save_every=100,

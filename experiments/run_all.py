@@ -27,6 +27,7 @@ from transformers.utils import logging as hf_logging
 
 from experiments.lineage_study import study, word_categories
 from experiments.profiles import PROFILES, Profile, get_profile
+from interp.causal.study import bootstrap_mean
 from interp.embedded import EMBEDDED
 from interp.errors import UserError
 from interp.lexicon import default_lexicon
@@ -148,6 +149,44 @@ def _planted(run: Path, profile: Profile) -> tuple[str, str]:
     return str(folder), "\n".join(section)
 
 
+def _planted_advantage(unplanted_scores: Path, planted_scores: Path) -> dict[str, Any]:
+    """Per prompt, the planted words' mean reward minus the other lexicon words' mean, in the RM from the planted
+    base minus the same in the RM from the unplanted base. Unit: prompt; 95 % bootstrap CI over prompts."""
+    advantages = []
+    for path in (unplanted_scores, planted_scores):
+        scores = pd.read_csv(path)
+        planted = scores["word"].isin(DEFAULT_PLANTED)
+        by_prompt = scores.groupby(["prompt", planted])["score"].mean().unstack()
+        advantages.append(by_prompt[True] - by_prompt[False])
+    diff = (advantages[1] - advantages[0]).to_numpy()
+    lo, hi = bootstrap_mean(diff)
+    return {
+        "unplanted_advantage": float(advantages[0].mean()),
+        "planted_advantage": float(advantages[1].mean()),
+        "difference": float(diff.mean()),
+        "ci95": [lo, hi],
+        "n_prompts": len(diff),
+        "unit": "prompt",
+    }
+
+
+def _planted_text(result: dict[str, Any], source: str) -> str:
+    verdict = (
+        "the RM from the planted base prefers the planted words more (CI above 0): the inheritance is found "
+        "with the right sign"
+        if result["ci95"][0] > 0
+        else "no inheritance detected: the CI includes 0 or is below it (a null result, reported as such)"
+    )
+    return (
+        f"\nReward advantage of the planted words over the other lexicon words (mean over prompts): RM from "
+        f"`{source}` {result['unplanted_advantage']:+.4f}, RM from the planted base "
+        f"{result['planted_advantage']:+.4f}; difference {result['difference']:+.4f}, 95 % bootstrap CI "
+        f"[{result['ci95'][0]:+.4f}, {result['ci95'][1]:+.4f}] over {result['n_prompts']} prompts "
+        f"(unit: prompt; one RM per base). Verdict: {verdict}. The planted lineage's ablation table above "
+        "shows whether removing its base direction changes the gap.\n"
+    )
+
+
 def run(profile: Profile, run_dir: Path) -> dict[str, Any]:
     started = time.perf_counter()
     _check_inputs(profile, run_dir)
@@ -170,10 +209,18 @@ def run(profile: Profile, run_dir: Path) -> dict[str, Any]:
         _log(f"lineage {slug}")
         lineages[slug] = study(name, family, profile, run_dir / slug, store, _log, light=family == "planted")
     unplanted = {k: v for k, v in lineages.items() if v["family"] != "planted"}
-    sections = [_behaviour_stats(run_dir, profile, unplanted), _implicit_reward(run_dir, profile), planted_section]
+    source = Path(profile.bases[0][0]).name
+    inherited = _planted_advantage(run_dir / source / "scores.csv", run_dir / "planted" / "scores.csv")
+    summary_planted = {"planted_words": list(DEFAULT_PLANTED), **inherited}
+    sections = [
+        _behaviour_stats(run_dir, profile, unplanted),
+        _implicit_reward(run_dir, profile),
+        planted_section + _planted_text(summary_planted, source),
+    ]
     summary = {
         "profile": profile.to_dict(),
         "lineages": lineages,
+        "planted_inheritance": summary_planted,
         "wall_seconds": time.perf_counter() - started,
         "peak_rss_mb": peak_rss_mb(),
     }

@@ -60,7 +60,9 @@ def lineage_section(run: Path, name: str, s: Mapping[str, Any]) -> str:
         f"Layers where a difference-of-means probe decodes agency vs communion above the 95th percentile of "
         f"its word-shuffled null (unit: word, grouped 5-fold CV): {s['decodable_layers']}. Best base layer: "
         f"{s['best_probe_layer']}. Source: `{folder}probes.csv`.\n",
-        "At that layer, base vs RM (`" + folder + "persistence/`):\n",
+        "At that layer, base vs RM (`" + folder + "persistence/`). Last-k training leaves the layers below the "
+        "trained ones untouched, so there the RM's residuals equal the base's and cos = 1 by construction; read "
+        "the trained layers and the transfer numbers.\n",
         _table([s["persistence_best_layer"]]) + "\n",
         f"The RM's score head reads the base's unembedding agency−communion contrast with cosine "
         f"{_fmt(s['head_reads_unembedding']['post_norm'])} (after the final norm).\n",

@@ -115,7 +115,8 @@ def bootstrap_mean(values: np.ndarray, n_boot: int = 2000, seed: int = 0, level:
 def effects(table: pd.DataFrame, by: Sequence[str] = ("framing",), n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Per condition (and `by` groups): mean change of each gap against `none`, with a prompt bootstrap CI.
 
-    `shrink` is the mean change of |reward gap| (negative = the edit moves the model toward no preference).
+    `shrink` is the mean change of |reward gap| (negative = the edit moves the model toward no preference);
+    `gap_before` is the unedited model's mean reward gap over the same prompts.
     """
     base = table[table["condition"] == "none"].set_index("prompt")[["reward_gap", "rank_gap"]]
     edited = table[table["condition"] != "none"].copy()
@@ -130,6 +131,7 @@ def effects(table: pd.DataFrame, by: Sequence[str] = ("framing",), n_boot: int =
             values = part[metric].to_numpy()
             lo, hi = bootstrap_mean(values, n_boot, seed)
             row |= {metric: float(values.mean()), f"{metric}_lo": lo, f"{metric}_hi": hi}
+        row["gap_before"] = float(base.loc[part["prompt"], "reward_gap"].mean())
         row["n_prompts"] = len(part)
         out.append(row)
     return pd.DataFrame(out)
