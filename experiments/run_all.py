@@ -197,6 +197,7 @@ def run(profile: Profile, run_dir: Path) -> dict[str, Any]:
         "profile": profile.to_dict(),
         "versions": versions(),
         "argv": sys.argv,
+        "threads": torch.get_num_threads(),
         "lexicon": default_lexicon().label,
     }
     (run_dir / "config.json").write_text(json.dumps(config, indent=2, default=str))
@@ -239,7 +240,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("artifacts"), help="folder holding the run folders")
     parser.add_argument("--run", default=None, help="run folder name (default: the profile name)")
     parser.add_argument("--bases", default=None, help="override bases as NAME:FAMILY,NAME:FAMILY")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: on a 2-core machine doing anything else, 2 OpenMP threads stall)",
+    )
     args = parser.parse_args(argv)
+    torch.set_num_threads(max(1, args.threads))
     try:
         profile = get_profile(args.profile or "quick")
         if args.bases:
