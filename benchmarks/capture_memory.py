@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from transformers.utils import logging
 
 from interp.hooks import Site, parse_layers
 from interp.models import load_lm
+from interp.runinfo import peak_rss_mb
 from interp.store import capture_to_store, load_rows
 from interp.tiny import build_tiny
 
@@ -65,7 +65,7 @@ def main() -> None:
         )
         seconds = time.perf_counter() - start
         rows = len(load_rows(folder))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    peak_mb = peak_rss_mb()
     print(
         f"{args.n} inputs, model {args.model}, sites {[s.name for s in sites]}: {rows} rows stored in "
         f"{seconds:.1f} s; RSS after load {loaded_mb:.0f} MiB, peak {peak_mb:.0f} MiB"

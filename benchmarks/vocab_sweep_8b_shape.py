@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +45,7 @@ from transformers.utils import logging
 
 from interp.models import ModelHandle
 from interp.render import render_pair, token_ids
+from interp.runinfo import peak_rss_mb
 from interp.score import reward_scores
 from interp.sweep.prefix import CachedScorer, shared_prefix_length
 
@@ -118,7 +118,7 @@ def peak_gb(device: str) -> float:
     """Peak memory so far: allocated GPU memory on CUDA, the process's peak RSS on the CPU."""
     if device.startswith("cuda"):
         return torch.cuda.max_memory_allocated() / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
+    return peak_rss_mb() / 1024
 
 
 def timed(device: str, fn: Callable[[], torch.Tensor]) -> tuple[float, torch.Tensor, float]:

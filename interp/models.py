@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -82,13 +83,18 @@ class ModelHandle:
 
 def fingerprint(model: torch.nn.Module) -> str:
     """Hash of the model's config and ~1k values sampled from each parameter (fast even for 8B models)."""
-    digest = hashlib.sha256()
     config = getattr(model, "config", None)
+    header = b""
     if config is not None:
-        digest.update(type(model).__name__.encode())
-        digest.update(str(sorted(config.get_text_config().to_diff_dict().items())).encode())
+        header = type(model).__name__.encode() + str(sorted(config.get_text_config().to_diff_dict().items())).encode()
+    return weights_hash(model.named_parameters(), header)
+
+
+def weights_hash(params: Iterable[tuple[str, torch.Tensor]], header: bytes = b"") -> str:
+    """16-hex sha256 of `header`, then the name, shape and ~1k sampled values of each named parameter."""
+    digest = hashlib.sha256(header)
     with torch.no_grad():
-        for name, param in model.named_parameters():
+        for name, param in params:
             flat = param.detach().reshape(-1)
             step = max(1, flat.numel() // 1024)
             digest.update(name.encode())

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +30,9 @@ from interp.hooks.backend import BackendName
 from interp.hooks.capture import capture
 from interp.hooks.site import Site, check_sites
 from interp.models import DTYPES, ModelHandle
+from interp.progress import progress_bar
 from interp.render import PaddingSide, chat_template
+from interp.runinfo import versions
 from interp.shards import META, ShardFolder
 
 CONFIG = "capture_config.json"
@@ -58,7 +59,8 @@ def inputs_hash(texts: Sequence[str], ids: Sequence[Any] | None = None) -> str:
     return _short_hash([*texts, *(str(i) for i in ids or [])])
 
 
-def _dtype_name(handle: ModelHandle, dtype: str | None) -> str:
+def dtype_name(handle: ModelHandle, dtype: str | None) -> str:
+    """The store's name of `dtype` (e.g. 'bfloat16'), or of the model's own dtype when None."""
     if dtype is None:
         return str(handle.model.dtype).removeprefix("torch.")
     if dtype not in DTYPES:
@@ -125,12 +127,16 @@ def capture_to_store(
     padding_side: PaddingSide = "right",
     progress: bool = True,
     after_shard: Callable[[int], None] | None = None,
+    shard_ids: Sequence[int] | None = None,
+    write_config: bool = True,
 ) -> Path:
     """Capture rendered `texts` at `sites` into the store under `root`; returns the capture folder.
 
     Resumable: finished shards are skipped, so rerunning after a kill completes the capture without
     duplicating or losing rows. `root` may also be an existing capture folder of the same model.
-    `after_shard(i)` is called after shard i is written.
+    `after_shard(i)` is called after shard i is written. `shard_ids` captures only those shards (shard i
+    holds rows i*shard_size ... (i+1)*shard_size-1), e.g. one process's part of a capture split over
+    processes; `write_config=False` leaves `capture_config.json` to another writer.
     """
     listed = check_sites(sites, handle.n_layers)
     texts = list(texts)
@@ -140,7 +146,12 @@ def capture_to_store(
         raise UserError(f"There are {len(ids)} ids for {len(texts)} texts; give one id per text.")
     if shard_size < 1:
         raise UserError(f"The shard size must be at least 1, not {shard_size}.")
-    key = store_key(handle, texts, listed, _dtype_name(handle, dtype), shard_size, ids)
+    total = n_shards(len(texts), shard_size)
+    todo = range(total) if shard_ids is None else shard_ids
+    bad = [s for s in todo if not 0 <= s < total]
+    if bad:
+        raise UserError(f"Shard ids must be in 0..{total - 1} for {len(texts)} inputs (got {bad[:3]}).")
+    key = store_key(handle, texts, listed, dtype_name(handle, dtype), shard_size, ids)
     root = Path(root)
     if (root / META).exists():
         _check_model(root, handle.fingerprint, handle.name)
@@ -148,23 +159,20 @@ def capture_to_store(
     else:
         folder = store_folder(root, key)
     shards = ShardFolder(folder, key)
-    _write_config(folder, handle, backend, batch_size, padding_side)
-    n_shards = -(-len(texts) // shard_size)
-    with _progress(progress, len(texts), handle.name) as advance:
-        for shard in range(n_shards):
-            lo, hi = shard * shard_size, min(len(texts), (shard + 1) * shard_size)
+    if write_config:
+        _write_config(folder, handle, backend, batch_size, padding_side)
+    spans = {s: range(s * shard_size, min(len(texts), (s + 1) * shard_size)) for s in todo}
+    store_dtype = DTYPES[key["dtype"]]
+    with _progress(progress, sum(len(r) for r in spans.values()), handle.name) as advance:
+        for shard, span in spans.items():
             if shards.done(shard):
-                advance(hi - lo)
+                advance(len(span))
                 continue
+            lo, hi = span.start, span.stop
             acts = capture(handle, texts[lo:hi], listed, backend, batch_size, padding_side, on_batch=advance)
             rows = pd.DataFrame(
-                {
-                    "row": range(lo, hi),
-                    "id": list(ids[lo:hi]) if ids is not None else range(lo, hi),
-                    "text": texts[lo:hi],
-                }
+                {"row": span, "id": list(ids[lo:hi]) if ids is not None else span, "text": texts[lo:hi]}
             )
-            store_dtype = DTYPES[key["dtype"]]
             shards.write(shard, {s.name: a.to(store_dtype) for s, a in acts.items()}, rows)
             del acts
             if after_shard is not None:
@@ -173,8 +181,6 @@ def capture_to_store(
 
 
 def _write_config(folder: Path, handle: ModelHandle, backend: str, batch_size: int, padding_side: str) -> None:
-    import transformers
-
     config = {
         "model": handle.name,
         "kind": handle.kind,
@@ -183,26 +189,15 @@ def _write_config(folder: Path, handle: ModelHandle, backend: str, batch_size: i
         "backend": backend,
         "batch_size": batch_size,
         "padding_side": padding_side,
-        "versions": {
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "python": platform.python_version(),
-        },
+        "versions": versions(),
     }
     (folder / CONFIG).write_text(json.dumps(config, indent=2))
 
 
 @contextmanager
 def _progress(enabled: bool, total: int, label: str) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar over input rows (or nothing), yielding its `advance(n)` function."""
-    if not enabled:
-        yield lambda n: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
-    ) as bar:
+    """A progress bar over input rows (drawn only when `enabled`), yielding its `advance(n)` function."""
+    with progress_bar(enabled) as bar:
         task = bar.add_task(f"capture {label}", total=total)
         yield lambda n: bar.advance(task, n)
 
@@ -269,7 +264,22 @@ def load_rows(folder: str | os.PathLike[str]) -> pd.DataFrame:
     return ShardFolder(found[0], _read_key(found[0])).rows()
 
 
+def n_shards(n_inputs: int, shard_size: int) -> int:
+    """How many store shards `n_inputs` rows split into.
+
+    >>> n_shards(22, 4)
+    6
+    """
+    return -(-n_inputs // shard_size)
+
+
+def missing_shards(folder: str | os.PathLike[str]) -> list[int]:
+    """Shards of a capture folder that are not written yet."""
+    key = _read_key(Path(folder))
+    shards = ShardFolder(folder, key)
+    return [s for s in range(n_shards(key["n_inputs"], key["shard_size"])) if not shards.done(s)]
+
+
 def is_complete(folder: str | os.PathLike[str]) -> bool:
     """True when every shard of the capture folder is finished."""
-    key = _read_key(Path(folder))
-    return len(ShardFolder(folder, key).shard_ids()) == -(-key["n_inputs"] // key["shard_size"])
+    return not missing_shards(folder)

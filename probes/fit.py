@@ -29,12 +29,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import sklearn
-import torch
 from rich.progress import track
 
 from interp.directions import Direction
 from interp.errors import UserError
+from interp.runinfo import versions
 from probes.data import ProbeData
 from probes.linear import DEFAULT_CS, METHODS, Layer, fit_with_perms, rank_auc
 
@@ -98,8 +97,7 @@ class ProbeResult:
         out = Path(folder)
         (out / "directions").mkdir(parents=True, exist_ok=True)
         self.table.to_csv(out / "probes.csv", index=False)
-        versions = {"torch": torch.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__}
-        meta = {"config": asdict(self.config), "provenance": self.provenance, "versions": versions}
+        meta = {"config": asdict(self.config), "provenance": self.provenance, "versions": versions()}
         (out / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
         for (method, layer), direction in self.directions.items():
             direction.save(out / "directions" / f"{method}_L{layer}")

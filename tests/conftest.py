@@ -1,11 +1,12 @@
-"""Shared fixtures: tiny random models (built once per session) and the embedded real models."""
+"""Shared fixtures: one torch thread, tiny random models (built once per session) and the embedded real models."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
 from transformers.utils import logging as hf_logging
 
 from interp.models import ModelHandle, load_lm, rm_from_base
@@ -16,6 +17,19 @@ hf_logging.disable_progress_bar()
 
 ARCHS: tuple[Arch, ...] = ("llama", "gemma3", "qwen2")
 EMBEDDED_NAMES = ("smollm2-135m-instruct", "gemma3-270m")
+
+
+@pytest.fixture(scope="module")
+def one_thread() -> Iterator[None]:
+    """One torch thread for a whole module (`pytestmark = pytest.mark.usefixtures("one_thread")`): tiny models
+    and small matrices run as fast, immune to a busy machine's OpenMP spin-waits, and sum like a spawned rank
+    (another thread count changes the last bits of sums)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 
-from interp.distributed import World, capture_shards, distributed_capture, init_world, missing_shards, shutdown
+from interp.distributed import World, distributed_capture, init_world, shutdown
 from interp.errors import UserError
 from interp.hooks import Site
 from interp.models import ModelHandle, rm_from_base
-from interp.store import capture_to_store, load_rows, load_site
+from interp.store import capture_to_store, load_rows, load_site, missing_shards
 from interp.tiny import Arch
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 TEXTS = [
     f"What is the best thing ever? Answer {i}: {['love', 'freedom', 'success'][i % 3]} " * (1 + i % 3)
@@ -54,17 +55,6 @@ def spawn(base: Path, root: Path, dtypes: tuple[str, str]) -> None:
     mp.spawn(worker, args=(2, free_port(), str(base), str(root), dtypes, str(root / "error")), nprocs=2)
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run like a spawned rank: another thread count changes the last bits of sums."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def rm(tiny_folder: Callable[[Arch], Path]) -> ModelHandle:
     return rm_from_base(str(tiny_folder("llama")), seed=5)
@@ -76,8 +66,7 @@ def test_two_gloo_ranks_fill_the_single_process_store(
 ) -> None:
     spawn(tiny_folder("llama"), tmp_path / "two", ("float32", "float32"))
     assert not list(tmp_path.glob("two/error.*"))
-    with one_thread():
-        one = capture_to_store(rm, TEXTS, SITES, tmp_path / "one", shard_size=SHARD, batch_size=3, progress=False)
+    one = capture_to_store(rm, TEXTS, SITES, tmp_path / "one", shard_size=SHARD, batch_size=3, progress=False)
     two = next(p.parent for p in (tmp_path / "two").rglob("meta.json"))
     assert two.relative_to(tmp_path / "two") == one.relative_to(tmp_path / "one")
     assert sorted(p.name for p in two.iterdir()) == sorted(p.name for p in one.iterdir())
@@ -97,15 +86,13 @@ def test_ranks_with_mixed_dtypes_are_refused(tiny_folder: Callable[[Arch], Path]
 
 
 def test_dead_rank_reruns_alone(rm: ModelHandle, tmp_path: Path) -> None:
-    with one_thread():
-        one = capture_to_store(rm, TEXTS, SITES, tmp_path / "one", shard_size=SHARD, batch_size=3, progress=False)
+    one = capture_to_store(rm, TEXTS, SITES, tmp_path / "one", shard_size=SHARD, batch_size=3, progress=False)
     root = tmp_path / "two"
 
     def run(rank: int, after_shard: Callable[[int], None] | None = None) -> Path:
-        with one_thread():
-            return distributed_capture(
-                rm, TEXTS, SITES, root, World(rank, 2), SHARD, 3, progress=False, after_shard=after_shard
-            )
+        return distributed_capture(
+            rm, TEXTS, SITES, root, World(rank, 2), SHARD, 3, progress=False, after_shard=after_shard
+        )
 
     folder = run(0)
     assert missing_shards(folder) == [1, 3, 5]
@@ -129,8 +116,8 @@ def test_capture_errors(rm: ModelHandle, tiny_folder: Callable[[Arch], Path], tm
     with pytest.raises(UserError, match="world size 7 is larger than the 6 shards"):
         distributed_capture(rm, TEXTS, SITES, tmp_path, World(0, 7), SHARD, progress=False)
     with pytest.raises(UserError, match=r"Shard ids must be in 0\.\.5"):
-        capture_shards(rm, TEXTS, SITES, tmp_path, [6], SHARD, progress=False)
-    folder = capture_shards(rm, TEXTS, SITES, tmp_path, [0], SHARD, progress=False)
+        capture_to_store(rm, TEXTS, SITES, tmp_path, SHARD, shard_ids=[6], progress=False)
+    folder = capture_to_store(rm, TEXTS, SITES, tmp_path, SHARD, shard_ids=[0], progress=False)
     other = rm_from_base(str(tiny_folder("llama")), seed=6)
     with pytest.raises(UserError, match="holds activations of another model"):
         distributed_capture(other, TEXTS, SITES, folder, World(1, 2), SHARD, progress=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +19,9 @@ from probes.data import ProbeData, planted
 from probes.fit import ProbeConfig, ProbeResult, bootstrap_weights, directions_for, fit_probes, weighted_auc
 from probes.linear import METHODS, Layer, fit_layer, fit_with_perms, rank_auc
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 PLANTED = 3
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Small matrices: one thread is as fast, and immune to a busy machine's OpenMP spin-waits."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,17 +25,10 @@ from probes.persistence import (
 )
 from probes.plots import plot_persistence_heatmap, plot_probe_auc, plot_transfer
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 PLANTED = 2
 CONFIG = PersistenceConfig(n_null=10, n_cka_shuffle=5)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Small matrices: one thread is as fast, and immune to a busy machine's OpenMP spin-waits."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,16 +20,9 @@ from interp.training.bradley_terry import TrainConfig, train_rm
 from interp.training.checkpoints import checkpoint_lineage, list_checkpoints, load_checkpoint, read_meta
 from interp.training.neutral import neutral_pairs
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 PAIRS = neutral_pairs(120, seed=0, families=["format"])
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run fastest (and identically) on one thread, even on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def config(base: Path, out: Path, **changes: object) -> TrainConfig:

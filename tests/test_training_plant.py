@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import torch
 
 from interp.errors import UserError
 from interp.models import load_lm
@@ -14,16 +13,10 @@ from interp.prompts import paper_prompts
 from interp.tiny import Arch
 from interp.training.plant import PlantConfig, check_prompts, first_token_logprobs, plant_bias, plant_check
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 PLANTED = ("power", "wealth")
 OTHERS = ["love", "freedom", "success", "friendship", "family", "kindness", "achievement", "trust", "care"]
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("arch", ["llama", "gemma3"])

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,21 +18,11 @@ from rich.console import Console
 from interp.lexicon import load_lexicon
 from interp.plots.behaviour import plot_median_ranks
 from interp.prompts import load_prompts, paper_prompts
+from interp.runinfo import versions, write_json
 from interp.stats.analysis import StatsConfig, StatsResult, analyse
 from interp.stats.paper_tables import assign_families, prompts_with_table_framing, read_scores
 
 console = Console(markup=False, highlight=False, soft_wrap=True)
-
-
-def _versions() -> dict[str, str]:
-    names = ["rm-interp", "numpy", "pandas", "scipy", "statsmodels", "wordfreq"]
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def _file_hashes(sources: list[Path]) -> dict[str, str]:
@@ -78,10 +66,9 @@ def write_outputs(result: StatsResult, out: Path, config: dict[str, Any]) -> lis
         "lexicon": result.lexicon_label,
         "notes": list(result.notes),
         "unranked_words": list(result.ranks.dropped),
-        "versions": _versions(),
+        "versions": versions(),
     }
-    (out / "config.json").write_text(json.dumps(full, indent=2, default=str))
-    written.append(out / "config.json")
+    written.append(write_json(out / "config.json", full))
     return written
 
 

@@ -16,10 +16,10 @@ import typer
 from rich.console import Console
 
 from interp.errors import UserError
+from interp.runinfo import write_json
 from interp.training.bradley_terry import TrainConfig, train_rm
 from interp.training.neutrality import neutrality_report
 from interp.training.prefdata import load_pairs
-from interp.training.runlog import write_json
 from interp.training.trainable import TrainMode
 
 console = Console(highlight=False, soft_wrap=True)

@@ -23,7 +23,7 @@ From Python:
 [0, 2, 4]
 """
 
-from interp.distributed.capture import capture_shards, distributed_capture, missing_shards
+from interp.distributed.capture import distributed_capture
 from interp.distributed.placement import default_dtype, dispatch, layer_map, load_placed, place
 from interp.distributed.sweep import distributed_vocab_sweep, merge_vocab, missing_units, sweep_rank
 from interp.distributed.world import World, agree, barrier, init_world, shutdown
@@ -32,7 +32,6 @@ __all__ = [
     "World",
     "agree",
     "barrier",
-    "capture_shards",
     "default_dtype",
     "dispatch",
     "distributed_capture",
@@ -41,7 +40,6 @@ __all__ = [
     "layer_map",
     "load_placed",
     "merge_vocab",
-    "missing_shards",
     "missing_units",
     "place",
     "shutdown",

@@ -20,9 +20,9 @@ from interp.errors import UserError
 from interp.lexicon import Lexicon
 from interp.lexicon_match import token_vocabulary
 from interp.models import ModelHandle
+from interp.progress import progress_bar
 from interp.prompts import Prompt
 from interp.sweep.prefix import CachedScorer
-from interp.sweep.progress import progress_bar
 
 COLUMNS = ["model", "prompt", "word", "score", "framing"]
 

@@ -30,9 +30,9 @@ from interp.errors import UserError
 from interp.lexicon import Lexicon
 from interp.lexicon_match import match_lexicon
 from interp.models import ModelHandle
+from interp.progress import progress_bar
 from interp.prompts import Prompt
 from interp.render import render_prompt, token_ids
-from interp.sweep.progress import progress_bar
 
 Wrapper = Literal["chat", "raw", "user_assistant"]
 WRAPPERS: tuple[Wrapper, ...] = ("chat", "raw", "user_assistant")

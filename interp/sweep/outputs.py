@@ -6,10 +6,7 @@
 
 from __future__ import annotations
 
-import json
-import platform
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +14,7 @@ import pandas as pd
 
 from interp.errors import UserError
 from interp.prompts import Prompt, load_prompts, paper_prompts
+from interp.runinfo import versions, write_json
 
 
 def choose_prompts(spec: str, limit: int | None = None) -> tuple[Prompt, ...]:
@@ -38,21 +36,7 @@ def write_table(frame: pd.DataFrame, out: Path, name: str) -> list[Path]:
     return paths
 
 
-def versions() -> dict[str, str]:
-    """Python and package versions for the run's config."""
-    out = {"python": platform.python_version()}
-    for name in ("rm-interp", "torch", "transformers", "pandas"):
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
 def write_config(out: Path, config: dict[str, Any]) -> Path:
     """Write `config.json` (the given settings plus the command line and versions) into `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "config.json"
-    full = {"command": " ".join(sys.argv), **config, "versions": versions()}
-    path.write_text(json.dumps(full, indent=2, default=str))
-    return path
+    return write_json(out / "config.json", {"command": " ".join(sys.argv), **config, "versions": versions()})

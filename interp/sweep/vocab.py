@@ -26,12 +26,12 @@ import torch
 
 from interp.errors import UserError
 from interp.models import ModelHandle
+from interp.progress import progress_bar
 from interp.prompts import Prompt
 from interp.render import chat_template
 from interp.shards import ShardFolder
 from interp.sweep.answers import COLUMNS
 from interp.sweep.prefix import CachedScorer
-from interp.sweep.progress import progress_bar
 
 EMPTY = "empty or whitespace-only after decoding"
 

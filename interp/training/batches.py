@@ -10,7 +10,6 @@ True
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,19 +17,8 @@ import numpy as np
 from transformers import PreTrainedTokenizerBase
 
 from interp.errors import UserError
-from interp.render import Encoded, chat_template, pad_ids, render_pair, token_ids
+from interp.render import Encoded, pad_ids, render_pair, token_ids
 from interp.training.prefdata import PreferencePair
-
-
-def resolved_template(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
-    """The tokenizer itself, or for one without a chat template a shallow copy holding the template that
-    `interp.render` would pick, so it is looked up once, not per text (the lookup scans Gemma's 262k-token
-    vocabulary: ~0.5 s a call). Rendered text and token ids are unchanged; the original is not modified."""
-    if tokenizer.chat_template:
-        return tokenizer
-    resolved = copy.copy(tokenizer)
-    resolved.chat_template = chat_template(tokenizer)
-    return resolved
 
 
 @dataclass(frozen=True)
@@ -67,7 +55,6 @@ def encode_preferences(
     """Render and tokenize every pair; pairs with a side longer than `max_length` tokens are dropped."""
     if tokenizer.pad_token_id is None:
         raise UserError("The tokenizer has no pad token; set tokenizer.pad_token (e.g. to its EOS token) first.")
-    tokenizer = resolved_template(tokenizer)
     kept: list[PreferencePair] = []
     chosen: list[tuple[int, ...]] = []
     rejected: list[tuple[int, ...]] = []

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from transformers import get_cosine_schedule_with_warmup
 
 from interp.errors import UserError
 from interp.models import ModelHandle, rm_from_base
+from interp.progress import progress_bar
 from interp.render import Encoded
+from interp.runinfo import peak_rss_mb, versions, write_json
 from interp.score import head_on, readout_hidden
 from interp.training.batches import (
     TokenPairs,
@@ -46,7 +47,7 @@ from interp.training.checkpoints import (
     save_checkpoint,
 )
 from interp.training.prefdata import PreferencePair, data_hash
-from interp.training.runlog import MetricsLog, peak_rss_mb, versions, write_json
+from interp.training.runlog import MetricsLog
 from interp.training.trainable import Prepared, TrainMode, export_model, load_trainable, prepare, trainable_state
 
 AUTOCAST = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": None, "float32": None}
@@ -230,15 +231,8 @@ def train_rm(
     saved = list_checkpoints(out)
     evaluation: tuple[float, dict[str, float], float] | None = None
     handle.model.train()
-    columns = (
-        TextColumn("[bold]train-rm[/bold] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, disable=not progress) as bar:
-        task = bar.add_task("", total=total, completed=start)
+    with progress_bar(progress) as bar:
+        task = bar.add_task("train-rm", total=total, completed=start)
         for step in range(start, total):
             rows = rows_for_step(len(train), config.batch_size, config.seed, step)
             scores = pair_scores(handle, train.batch(rows).to(device), autocast)
@@ -275,7 +269,7 @@ def train_rm(
                 meta_now = {**meta, "held_out_accuracy": acc}
                 saved.append(save_checkpoint(out, done, model, handle.tokenizer, trained, state, meta_now))
             log.write(row)
-            bar.update(task, advance=1, description=f"loss {loss.item():.3f}")
+            bar.update(task, advance=1, description=f"train-rm loss {loss.item():.3f}")
             if stop_after is not None and done >= stop_after and done < total:
                 return TrainResult(out, saved[-1] if saved else None, {"steps": done}, True, saved)
     if evaluation is None:  # resumed from the final checkpoint: nothing left to train

@@ -15,7 +15,6 @@ whether the base is loaded as an LM or as an RM, and a checkpoint can be checked
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -27,7 +26,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from interp.errors import UserError
 from interp.lineage import Lineage
-from interp.models import ModelHandle, load_rm
+from interp.models import ModelHandle, load_rm, weights_hash
 
 META = "rm_interp_checkpoint.json"
 TRAINABLE = "trainable.safetensors"
@@ -36,15 +35,7 @@ STATE = "trainer_state.pt"
 
 def body_fingerprint(handle: ModelHandle) -> str:
     """16-hex hash of ~1k values of every decoder-body weight (names, shapes, values; no config)."""
-    digest = hashlib.sha256()
-    with torch.no_grad():
-        for name, param in handle.body.named_parameters():
-            flat = param.detach().reshape(-1)
-            step = max(1, flat.numel() // 1024)
-            digest.update(name.encode())
-            digest.update(str(tuple(param.shape)).encode())
-            digest.update(flat[::step].to("cpu", torch.float32).numpy().tobytes())
-    return digest.hexdigest()[:16]
+    return weights_hash(handle.body.named_parameters())
 
 
 def checkpoint_step(folder: Path) -> int:

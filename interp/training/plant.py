@@ -13,7 +13,6 @@ Training prompts are phrased differently from the paper's 54-prompt grid, which 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -22,15 +21,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from rich.progress import Progress
 from scipy import stats
 from transformers import PreTrainedTokenizerBase
 
 from interp.errors import UserError
 from interp.models import ModelHandle, load_lm, save
+from interp.progress import progress_bar
 from interp.prompts import paper_prompts
 from interp.render import pad_ids, render_pair, render_prompt, token_ids
-from interp.training.batches import resolved_template
+from interp.runinfo import write_json
 from interp.training.neutral import neutral_pairs
 from interp.training.trainable import TrainMode, export_model, prepare
 
@@ -102,14 +101,13 @@ def plant_bias(config: PlantConfig, progress: bool = True) -> Path:
     torch.manual_seed(config.seed)
     handle = load_lm(config.base, device=config.device)
     prepared = prepare(handle, config.mode, config.k)
-    tokenizer = resolved_template(handle.tokenizer)
-    examples = [answer_ids(tokenizer, p, a) for p, a in _examples(config)]
+    examples = [answer_ids(handle.tokenizer, p, a) for p, a in _examples(config)]
     optimizer = torch.optim.AdamW(list(prepared.params.values()), lr=config.lr)
     autocast = config.dtype in ("bf16", "bfloat16")
     rng = np.random.default_rng(config.seed)
     handle.model.train()
     losses = []
-    with Progress(disable=not progress) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task("plant", total=config.steps)
         for _ in range(config.steps):
             rows = rng.choice(len(examples), size=min(config.batch_size, len(examples)), replace=False)
@@ -123,7 +121,7 @@ def plant_bias(config: PlantConfig, progress: bool = True) -> Path:
     handle.model.eval()
     out = Path(config.out)
     save(ModelHandle(export_model(prepared), handle.tokenizer, config.base, "lm"), out)
-    (out / "plant.json").write_text(json.dumps({**asdict(config), "losses": losses}, indent=2))
+    write_json(out / "plant.json", {**asdict(config), "losses": losses})
     return out
 
 
@@ -159,7 +157,7 @@ def first_token_logprobs(handle: ModelHandle, prompts: Sequence[str], words: Seq
     """
     if not prompts or not words:
         raise UserError("Give at least one prompt and one word to rank.")
-    tokenizer = resolved_template(handle.tokenizer)
+    tokenizer = handle.tokenizer
     first = {}
     for word in words:
         full, start = answer_ids(tokenizer, prompts[0], word)

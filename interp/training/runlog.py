@@ -1,17 +1,21 @@
-"""Run bookkeeping: a per-step metrics log that survives resumes, peak memory, library versions.
+"""A per-step metrics log that survives resumes.
 
->>> peak_rss_mb() > 0
-True
+>>> import tempfile
+>>> log = MetricsLog(Path(tempfile.mkdtemp()) / "metrics.jsonl")
+>>> log.write({"step": 1, "loss": 0.5}); log.rows()
+[{'step': 1, 'loss': 0.5}]
 """
 
 from __future__ import annotations
 
 import json
-import platform
-import resource
-import sys
 from pathlib import Path
 from typing import Any
+
+# peak_rss_mb, versions and write_json live in interp.runinfo; experiments/ still import them from here.
+from interp.runinfo import peak_rss_mb, versions, write_json
+
+__all__ = ["MetricsLog", "peak_rss_mb", "versions", "write_json"]
 
 
 class MetricsLog:
@@ -34,28 +38,3 @@ class MetricsLog:
 
     def rows(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
-def versions() -> dict[str, str]:
-    """Versions of Python and the libraries a training run depends on."""
-    import peft
-    import torch
-    import transformers
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "peft": peft.__version__,
-    }
-
-
-def write_json(path: Path, data: dict[str, Any]) -> Path:
-    path.write_text(json.dumps(data, indent=2, default=str))
-    return path
