@@ -34,12 +34,12 @@ from interp.errors import UserError
 from interp.lexicon import default_lexicon
 from interp.models import load_lm, load_rm
 from interp.prompts import Prompt, paper_prompts
+from interp.runinfo import peak_rss_mb, versions, write_json
 from interp.sweep.answers import sweep_answers
 from interp.training.bradley_terry import TrainConfig, train_rm
 from interp.training.inheritance import contrast, set_ranks
 from interp.training.neutral import neutral_pairs
 from interp.training.plant import DEFAULT_PLANTED, PlantConfig, plant_bias, plant_check
-from interp.training.runlog import peak_rss_mb, versions, write_json
 
 
 def _prompts(n: int) -> list[Prompt]:

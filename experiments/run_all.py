@@ -34,11 +34,11 @@ from interp.lexicon import default_lexicon
 from interp.models import load_lm, resolve
 from interp.plots.mwlr import plot_mwlr
 from interp.report import write_report
+from interp.runinfo import peak_rss_mb, versions
 from interp.stats.analysis import StatsConfig, analyse
 from interp.sweep.implicit import mwlr, mwlr_summary
 from interp.sweep.logprobs import answer_logprobs
 from interp.training.plant import DEFAULT_PLANTED, PlantConfig, plant_bias, plant_check
-from interp.training.runlog import peak_rss_mb, versions
 
 
 def _check_inputs(profile: Profile, run: Path) -> None:

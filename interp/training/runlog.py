@@ -12,11 +12,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-# peak_rss_mb, versions and write_json live in interp.runinfo; experiments/ still import them from here.
-from interp.runinfo import peak_rss_mb, versions, write_json
-
-__all__ = ["MetricsLog", "peak_rss_mb", "versions", "write_json"]
-
 
 class MetricsLog:
     """`metrics.jsonl`, one JSON object per step; on resume, rows after the resumed step are dropped."""
