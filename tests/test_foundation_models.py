@@ -17,6 +17,7 @@ from interp.lineage import Lineage
 from interp.models import load_lm, load_rm, resolve, rm_from_base, save
 from interp.score import reward_scores
 from tests.conftest import ARCHS, EMBEDDED_NAMES
+from tests.numerics import reduction_order_tolerance
 
 PROMPTS = [
     "What, in one word, is the best thing ever?",
@@ -41,11 +42,14 @@ PAIRS = [(p, a) for p in PROMPTS for a in ANSWERS][:32]
 
 
 def _invariance(rm) -> None:
+    """Batch size and padding side move scores by no more than fp32 summation order can (tests/numerics.py)."""
     reference = reward_scores(rm, PAIRS, batch_size=1)
+    tolerance = reduction_order_tolerance(rm, PAIRS)
+    assert tolerance < 1e-3 * reference.abs().max()  # the bound is far below what a padding bug would do
     for batch_size in (7, 32):
         for side in ("left", "right"):
             scores = reward_scores(rm, PAIRS, batch_size=batch_size, padding_side=side)
-            assert torch.allclose(scores, reference, atol=1e-5, rtol=0), (batch_size, side)
+            assert torch.allclose(scores, reference, atol=tolerance, rtol=0), (batch_size, side, tolerance)
     assert reference.std() > 0  # the scores depend on the answer
 
 
