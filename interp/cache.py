@@ -18,15 +18,29 @@ from pathlib import Path
 
 import platformdirs
 
+from interp.errors import UserError
+
 MANIFEST = "rm_interp_manifest.json"
 _verified: dict[tuple[str, int, int], str] = {}
 
 
-def cache_root() -> Path:
-    """`$RM_INTERP_CACHE`, or the user's cache dir for rm-interp; created on first use."""
+def cache_root(*parts: str) -> Path:
+    """`$RM_INTERP_CACHE` (or the user's cache dir for rm-interp), or the subfolder `parts` inside it;
+    created on first use."""
     root = Path(os.environ.get("RM_INTERP_CACHE") or platformdirs.user_cache_dir("rm-interp"))
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    folder = root.joinpath(*parts)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise _unusable(root, err) from err
+    return folder
+
+
+def _unusable(folder: Path, err: OSError) -> UserError:
+    return UserError(
+        f"The rm-interp cache folder {folder} cannot be written ({err.strerror or err}); "
+        "set RM_INTERP_CACHE to a writable folder."
+    )
 
 
 def sha256_file(path: Path) -> str:
@@ -65,7 +79,10 @@ def build_atomically(dest: Path, build: Callable[[Path], dict[str, object]]) -> 
     if dest.exists():
         print(f"rm-interp: the cached copy at {dest} failed its hash check; rebuilding it.", file=sys.stderr)
     tmp = dest.parent / f".tmp-{dest.name}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
+    try:
+        tmp.mkdir(parents=True)
+    except OSError as err:
+        raise _unusable(dest.parent, err) from err
     try:
         meta = build(tmp)
         files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}

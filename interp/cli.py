@@ -1,16 +1,20 @@
 """The `rm-interp` command line: every module in `interp.commands` adds its own commands.
 
 User errors (`UserError`) end in one line on stderr and exit status 2, never a traceback.
+
+Startup stays fast (`rm-interp --help` well under a second): command modules import only the standard
+library, typer and light `interp` modules at top level, and import torch, transformers, pandas and the
+rest inside the command function that needs them.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
 import typer
-from rich.console import Console
 
 from interp import commands
 from interp.errors import UserError
@@ -27,16 +31,22 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def quiet_libraries() -> None:
+    """Silence transformers' and the hub's info logs and progress bars in whatever imports them later."""
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
 def main() -> None:
     """Entry point of the console script."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    quiet_libraries()
     try:
         app(standalone_mode=False)
     except UserError as err:
-        Console(stderr=True).print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        from rich.console import Console
+        from rich.markup import escape
+
+        Console(stderr=True).print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except Exception as err:  # click's own usage errors
         import click

@@ -113,6 +113,4 @@ def embedded_path(name: str) -> Path:
     'smollm2-135m-instruct'
     """
     model = EMBEDDED[name]
-    models_dir = cache_root() / "models"
-    models_dir.mkdir(parents=True, exist_ok=True)
-    return build_atomically(models_dir / name, lambda out: _convert(model, out))
+    return build_atomically(cache_root("models") / name, lambda out: _convert(model, out))

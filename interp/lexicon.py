@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from interp.errors import UserError
+from interp.files import read_text
 
 DEFAULT_LABEL = "rm-interp default lexicon (project's own; not the Big Two dictionaries)"
 
@@ -108,11 +110,12 @@ def _build(name: str, pairs: Iterable[tuple[str, str]], source: str, is_default:
 
 
 _DIC_ENTRY = re.compile(r"^(?P<word>.+?)\s+(?P<nums>\d+(?:\s+\d+)*)\s*$")
+WHAT = "lexicon file"
 
 
 def read_dic(path: Path) -> Lexicon:
     """Read a LIWC `.dic`: a `%`-fenced header of `number<TAB>category`, then `word<TAB>num num ...`."""
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    lines = read_text(path, WHAT).splitlines()
     fences = [i for i, line in enumerate(lines) if line.strip() == "%"]
     if len(fences) < 2:
         raise UserError(f"{path}: a LIWC .dic file must start with a '%'-fenced category header.")
@@ -145,8 +148,17 @@ def read_dic(path: Path) -> Lexicon:
 
 
 def _read_rows(path: Path) -> list[list[str]]:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return [row for row in csv.reader(fh) if any(cell.strip() for cell in row)]
+    """The non-blank rows of a CSV lexicon file; refuses a file that is not UTF-8 CSV text or holds no rows."""
+    try:
+        rows = [row for row in csv.reader(io.StringIO(read_text(path, WHAT))) if any(c.strip() for c in row)]
+    except csv.Error as err:
+        raise UserError(
+            f"{path} is not a readable CSV file ({err}); check for an unclosed quote and save it as comma-separated "
+            "UTF-8 text."
+        ) from None
+    if not rows:
+        raise UserError(f"{path} holds no rows; a lexicon CSV needs a header row and one row per word.")
+    return rows
 
 
 def read_dicx(path: Path, rows: list[list[str]] | None = None) -> Lexicon:
@@ -157,6 +169,8 @@ def read_dicx(path: Path, rows: list[list[str]] | None = None) -> Lexicon:
         raise UserError(f"{path}:1: a .dicx file needs a 'DicTerm' column; found {header}.")
     term = [h.lower() for h in header].index("dicterm")
     categories = [(j, h) for j, h in enumerate(header) if j != term]
+    if not categories or len(rows) < 2:
+        raise UserError(f"{path} has no category columns or no words; add a column per category and a row per word.")
     pairs: list[tuple[str, str]] = []
     for i, row in enumerate(rows[1:], start=2):
         if len(row) != len(header) or not row[term].strip():
@@ -172,8 +186,6 @@ def read_dicx(path: Path, rows: list[list[str]] | None = None) -> Lexicon:
 def read_csv(path: Path) -> Lexicon:
     """Read a CSV with a `Category` column and a word column (the first other column, any name)."""
     rows = _read_rows(path)
-    if not rows:
-        raise UserError(f"{path} is empty; a lexicon CSV needs a header 'Category,word' and rows.")
     header = [h.strip().lower() for h in rows[0]]
     if "dicterm" in header:
         return read_dicx(path, rows)
@@ -191,7 +203,7 @@ def read_csv(path: Path) -> Lexicon:
 
 def read_plain(path: Path) -> Lexicon:
     """Read one entry per line (blank lines and `#` comments skipped); the category is the file stem."""
-    words = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
+    words = [line.strip() for line in read_text(path, WHAT).splitlines()]
     words = [w for w in words if w and not w.startswith("#")]
     if not words:
         raise UserError(f"{path} holds no words; write one word per line.")
@@ -199,9 +211,10 @@ def read_plain(path: Path) -> Lexicon:
 
 
 def read_lexicon(path: Path) -> Lexicon:
-    """Read a lexicon file, choosing the reader by its suffix (.dic, .dicx, .csv, anything else: plain)."""
-    if not path.is_file():
-        raise UserError(f"Lexicon file {path} does not exist.")
+    """Read a lexicon file, choosing the reader by its suffix (.dic, .dicx, .csv, anything else: plain).
+
+    A missing path, a folder, or a binary, non-UTF-8 or empty file is refused in one sentence.
+    """
     readers = {".dic": read_dic, ".dicx": read_dicx, ".csv": read_csv}
     return readers.get(path.suffix.lower(), read_plain)(path)
 
@@ -248,4 +261,6 @@ def load_lexicon(path_or_name: str | Path | None = None) -> Lexicon:
         lexicon = read_lexicon(cached)
         return Lexicon(name, lexicon.categories, f"{REGISTRY[name].description} ({REGISTRY[name].url})")
     known = ", ".join(["default", *[n for n, e in REGISTRY.items() if e.kind == "lexicon"]])
+    if path.suffix or len(path.parts) > 1:
+        raise UserError(f"The lexicon file {path} does not exist; give an existing file or one of: {known}.")
     raise UserError(f"'{path_or_name}' is neither a lexicon file nor a known lexicon; known ones: {known}.")

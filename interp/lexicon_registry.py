@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from typing import Literal
 import platformdirs
 
 from interp.errors import UserError
+from interp.files import atomic_write, check_output_folder
 
 PAPER_REPO = "brchristian/reward_models_inherit_value_biases_from_pretraining"
 PAPER_COMMIT = "5d8d2e9d879bf0060c791b11300f0efda42c9bcf"
@@ -147,17 +147,7 @@ def _store(entry: PublicFile, data: bytes, root: Path, origin: str) -> Path:
             f"{origin} has sha256 {actual[:12]}…, not the registered {entry.sha256[:12]}… of '{entry.name}'; "
             "it is a different version of the file, use the one at the registered URL."
         )
-    target = root / entry.cache_name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
+    return atomic_write(root / entry.cache_name, data)
 
 
 def fetch(
@@ -167,7 +157,7 @@ def fetch(
     timeout: float = 30.0,
 ) -> list[Path]:
     """Download a registry name (or group) to the cache, verify each sha256, write atomically."""
-    root = cache or cache_dir()
+    root = check_output_folder(cache or cache_dir(), "the lexicon cache, RM_INTERP_CACHE")
     paths = []
     for entry in resolve(name, registry):
         target = root / entry.cache_name
@@ -197,14 +187,20 @@ def add(
 
     For a group, `source` is a folder holding the group's files under their original names.
     """
-    root = cache or cache_dir()
+    root = check_output_folder(cache or cache_dir(), "the lexicon cache, RM_INTERP_CACHE")
     entries = resolve(name, registry)
     if len(entries) > 1 and not source.is_dir():
         raise UserError(f"'{name}' is a group of {len(entries)} files; give the folder that holds them.")
     paths = []
     for entry in entries:
         file = source / PurePosixPath(entry.url).name if source.is_dir() else source
+        if file.is_dir():
+            raise UserError(f"{file} is a folder; give the downloaded copy of '{entry.name}' (a file).")
         if not file.is_file():
             raise UserError(f"{file} does not exist; give the downloaded copy of '{entry.name}'.")
-        paths.append(_store(entry, file.read_bytes(), root, str(file)))
+        try:
+            data = file.read_bytes()
+        except OSError as err:
+            raise UserError(f"{file} cannot be read ({err.strerror}); check its permissions.") from None
+        paths.append(_store(entry, data, root, str(file)))
     return paths

@@ -7,15 +7,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import re
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
 import torch
+import transformers
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
@@ -24,9 +24,15 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerBase,
 )
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+    MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
+)
 
 from interp.embedded import EMBEDDED, embedded_path
 from interp.errors import UserError
+from interp.hub import HUB_ID, hub_reachable, looks_like_path
 
 Kind = Literal["lm", "rm"]
 DTYPES = {
@@ -37,7 +43,7 @@ DTYPES = {
     "float16": torch.float16,
     "fp16": torch.float16,
 }
-_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "spiece.model")
 
 
 @dataclass
@@ -103,18 +109,137 @@ def weights_hash(params: Iterable[tuple[str, torch.Tensor]], header: bytes = b""
     return digest.hexdigest()[:16]
 
 
+def _remote_code_error(name: str) -> UserError:
+    return UserError(
+        f"'{name}' needs remote code (Python shipped with the model, named by auto_map in its config), which "
+        "is off by default because it runs on this machine; if you trust its source, pass --trust-remote-code "
+        "on the command line (trust_remote_code=True in Python)."
+    )
+
+
 def resolve(name: str) -> str:
-    """Map an embedded name, local folder or hub id to something `from_pretrained` takes."""
+    """Map an embedded name, local folder or hub id to something `from_pretrained` takes.
+
+    A name that looks like a path (`./x`, `/x`, `~/x`, `a/b/c`, or `runs/x` where `runs/` exists) must be
+    an existing folder; a file is refused with a pointer to its folder.
+    """
     if name in EMBEDDED:
         return str(embedded_path(name))
-    if Path(name).expanduser().is_dir():
-        return str(Path(name).expanduser())
-    if _HUB_ID.match(name):
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path)
+    if path.exists():
+        raise UserError(
+            f"'{name}' is a file, not a model folder; pass the folder that holds config.json, the tokenizer "
+            f"and the weights (for this file, '{path.parent}')."
+        )
+    if looks_like_path(name):
+        raise UserError(
+            f"The model folder '{name}' does not exist (relative paths start at {Path.cwd()}); check the path, "
+            f"or pass an embedded model ({', '.join(EMBEDDED)}) or a hub id like org/name."
+        )
+    if HUB_ID.fullmatch(name):
         return name
     raise UserError(
-        f"Unknown model '{name}': use an embedded model ({', '.join(EMBEDDED)}), "
-        "a local folder, or a hub id like org/name."
+        f"Unknown model '{name}': it is not an existing folder (relative paths start at {Path.cwd()}), an "
+        f"embedded model ({', '.join(EMBEDDED)}), or a hub id like org/name; check the name."
     )
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a model folder's file, or a UserError naming the file."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise UserError(
+            f"{path} is not a readable JSON file ({_first_line(err)}); restore it from the model's source "
+            "or save the model again with save_pretrained."
+        ) from err
+    if not isinstance(value, dict):
+        raise UserError(f"{path} does not hold a JSON object; restore it from the model's source.")
+    return value
+
+
+def _check_safetensors(path: Path) -> None:
+    """Refuse a missing, truncated or corrupted safetensors file (its header must cover the whole file)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            length = int.from_bytes(handle.read(8), "little")
+            if not 2 <= length <= size - 8:
+                raise ValueError("its header is cut off")
+            header = json.loads(handle.read(length))
+        end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+        if size != 8 + length + end:
+            raise ValueError(f"{size} bytes where the header announces {8 + length + end}")
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+        raise UserError(
+            f"The weights file {path} is missing, truncated or corrupted ({_first_line(err)}); copy or download "
+            "it again, or save the model again with save_pretrained."
+        ) from err
+
+
+def _check_weights(folder: Path) -> None:
+    """Refuse a folder whose weights are missing, truncated, or pickles (`.bin`: unsafe, never loaded)."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        weight_map = _read_json(index).get("weight_map")
+        if not isinstance(weight_map, dict):
+            raise UserError(f"{index} has no weight_map; restore it from the model's source.")
+        files = sorted({folder / str(f) for f in weight_map.values()})
+    elif (folder / "model.safetensors").is_file():
+        files = [folder / "model.safetensors"]
+    else:
+        pickles = sorted(p.name for p in folder.glob("pytorch_model*.bin*"))
+        if pickles:
+            raise UserError(
+                f"The weights {folder / pickles[0]} are refused because they are a pickle file (unsafe to "
+                "load: it can run arbitrary code); convert them to safetensors once where you trust the file "
+                "(load the model with transformers and call save_pretrained, which writes model.safetensors) "
+                "and point to that folder."
+            )
+        raise UserError(
+            f"'{folder}' has no model weights (model.safetensors); point to a folder written by save_pretrained."
+        )
+    for file in files:
+        _check_safetensors(file)
+
+
+def _check_folder(folder: Path, name: str, weights: bool, trust_remote_code: bool) -> None:
+    """Refuse a local folder that is not a loadable model before transformers tries it."""
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise UserError(
+            f"'{name}' is not a model folder: it has no config.json; point to a folder written by "
+            "save_pretrained (such as a train-rm run folder or a downloaded model)."
+        )
+    config = _read_json(config_file)
+    tokenizer_config = folder / "tokenizer_config.json"
+    remote = "auto_map" in config or (tokenizer_config.is_file() and "auto_map" in _read_json(tokenizer_config))
+    if remote and not trust_remote_code:
+        raise _remote_code_error(name)
+    model_type = config.get("model_type")
+    if not remote and not (isinstance(model_type, str) and model_type in CONFIG_MAPPING):
+        named = f"names the model type {model_type!r}" if model_type else "names no model_type"
+        raise UserError(
+            f"{config_file} {named}, which transformers {transformers.__version__} does not know; fix "
+            "model_type, or upgrade transformers if the model is newer than it."
+        )
+    if not any((folder / f).is_file() for f in TOKENIZER_FILES):
+        raise UserError(
+            f"'{name}' has no tokenizer files ({', '.join(TOKENIZER_FILES[:2])}); copy them from the model "
+            "it was built on (tokenizer.save_pretrained writes them)."
+        )
+    if weights:
+        _check_weights(folder)
+
+
+def _source(name: str, weights: bool, trust_remote_code: bool) -> str:
+    """`resolve(name)`, with a local folder checked first."""
+    source = resolve(name)
+    if Path(source).is_dir():
+        _check_folder(Path(source), name, weights, trust_remote_code)
+    return source
 
 
 def _attn_for(config: Any) -> str:
@@ -130,44 +255,49 @@ def _dtype(dtype: str | torch.dtype) -> torch.dtype:
     return DTYPES[dtype]
 
 
-def _hub_reachable() -> bool:
-    """Whether the Hugging Face hub answers within 2 s (cached per process)."""
-    global _HUB_STATE
-    if _HUB_STATE is None:
-        try:
-            socket.create_connection(("huggingface.co", 443), timeout=2).close()
-            _HUB_STATE = os.environ.get("HF_HUB_OFFLINE", "0") in ("0", "", "false")
-        except OSError:
-            _HUB_STATE = False
-    return _HUB_STATE
+def _first_line(err: BaseException) -> str:
+    """The first sentence of an exception's message, to quote inside a one-sentence refusal."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return lines[0].split(". ")[0].rstrip(".") if lines else type(err).__name__
 
 
-_HUB_STATE: bool | None = None
+def _load_error(name: str, source: str, what: str, err: Exception) -> UserError:
+    """The one-sentence refusal for a failed `from_pretrained` of `what` (model, tokenizer, config)."""
+    if "trust_remote_code" in str(err):
+        return _remote_code_error(name)
+    if Path(source).is_dir():
+        return UserError(
+            f"Could not load the {what} in '{name}' ({_first_line(err)}); point to a folder written by "
+            "save_pretrained, or copy the missing or broken files again from the model's source."
+        )
+    if not hub_reachable():
+        return UserError(
+            f"'{name}' is neither a local folder nor a hub model in the local Hugging Face cache (the hub is "
+            f"unreachable); check the path, or pass a local folder or an embedded model ({', '.join(EMBEDDED)})."
+        )
+    if what == "model" and "safetensors" in str(err):
+        return UserError(
+            f"The hub model '{name}' has no safetensors weights, and pickle weights are refused because they are "
+            "unsafe to load; convert them to safetensors once where you trust them (save_pretrained) and pass "
+            "that folder."
+        )
+    return UserError(
+        f"Could not load the {what} of the hub model '{name}' ({_first_line(err)}); check the id, or pass a "
+        f"local folder or an embedded model ({', '.join(EMBEDDED)})."
+    )
 
 
-def _from_pretrained(auto: Any, name: str, **kwargs: Any) -> Any:
-    path = resolve(name)
-    is_hub = not Path(path).is_dir()
-    if is_hub and not _hub_reachable():
+def _from_pretrained(auto: Any, name: str, source: str, what: str, **kwargs: Any) -> Any:
+    if not Path(source).is_dir() and not hub_reachable():
         kwargs["local_files_only"] = True  # fail fast instead of retrying an unreachable hub
     try:
-        return auto.from_pretrained(path, **kwargs)
-    except OSError as err:
-        if is_hub:
-            raise UserError(
-                f"Could not load the hub id '{name}': the hub is unreachable or the id is wrong and "
-                "it is not in the local Hugging Face cache; pass a local folder or an embedded model "
-                f"({', '.join(EMBEDDED)})."
-            ) from err
-        raise UserError(
-            f"Could not load the local folder '{name}' ({str(err).splitlines()[0]}); "
-            "point to a folder written by save_pretrained."
-        ) from err
+        return auto.from_pretrained(source, **kwargs)
+    except Exception as err:  # transformers, tokenizers and safetensors raise many types for a bad model
+        raise _load_error(name, source, what, err) from err
 
 
-def load_tokenizer(name: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
-    """The model's tokenizer, with a pad token set (the EOS token when the model has none)."""
-    tokenizer = _from_pretrained(AutoTokenizer, name, trust_remote_code=trust_remote_code)
+def _tokenizer(name: str, source: str, trust_remote_code: bool) -> PreTrainedTokenizerBase:
+    tokenizer = _from_pretrained(AutoTokenizer, name, source, "tokenizer", trust_remote_code=trust_remote_code)
     if tokenizer.pad_token_id is None:
         if tokenizer.eos_token_id is None:
             raise UserError(
@@ -176,6 +306,11 @@ def load_tokenizer(name: str, trust_remote_code: bool = False) -> PreTrainedToke
             )
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
+
+
+def load_tokenizer(name: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
+    """The model's tokenizer, with a pad token set (the EOS token when the model has none)."""
+    return _tokenizer(name, _source(name, False, trust_remote_code), trust_remote_code)
 
 
 def _load(
@@ -188,18 +323,30 @@ def _load(
     trust_remote_code: bool,
     **extra: Any,
 ) -> ModelHandle:
-    tokenizer = load_tokenizer(name, trust_remote_code)
-    config = _from_pretrained(AutoConfig, name, trust_remote_code=trust_remote_code, **extra)
+    torch_dtype = _dtype(dtype)
+    source = _source(name, True, trust_remote_code)
+    tokenizer = _tokenizer(name, source, trust_remote_code)
+    config = _from_pretrained(AutoConfig, name, source, "config", trust_remote_code=trust_remote_code, **extra)
+    classes = MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES if kind == "rm" else MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+    if config.model_type not in classes and not getattr(config, "auto_map", None):
+        raise UserError(
+            f"'{name}' is a {config.model_type} model, which transformers cannot load as a "
+            f"{'reward model (sequence classification)' if kind == 'rm' else 'causal language model'}; "
+            "pass a decoder model such as Llama, Gemma or Qwen."
+        )
     if config.pad_token_id is None:
         config.pad_token_id = tokenizer.pad_token_id
     model = _from_pretrained(
         auto,
         name,
+        source,
+        "model",
         config=config,
-        dtype=_dtype(dtype),
+        dtype=torch_dtype,
         device_map=device_map,
         trust_remote_code=trust_remote_code,
         attn_implementation=_attn_for(config),
+        use_safetensors=True,
     )
     if device_map is None:
         model.to(device)
@@ -240,10 +387,16 @@ def load_rm(
     )
 
 
-def rm_from_base(base: str, seed: int = 0, dtype: str | torch.dtype = "float32", device: str = "cpu") -> ModelHandle:
+def rm_from_base(
+    base: str,
+    seed: int = 0,
+    dtype: str | torch.dtype = "float32",
+    device: str = "cpu",
+    trust_remote_code: bool = False,
+) -> ModelHandle:
     """A new RM: the base LM's body plus a freshly initialised scalar head (seeded, so reproducible)."""
     torch.manual_seed(seed)
-    handle = load_rm(base, dtype=dtype, device=device)
+    handle = load_rm(base, dtype=dtype, device=device, trust_remote_code=trust_remote_code)
     handle.model.config.rm_interp_base = base
     return handle
 

@@ -1,8 +1,11 @@
 """A folder of numbered shards written atomically, with a metadata key that must match on resume.
 
 Both the activation store and whole-vocabulary sweeps write through this: each shard is one
-safetensors file of tensors plus one parquet file of rows, renamed into place only when complete, so a
-killed job resumes by skipping the shards that exist and never sees a half-written one.
+safetensors file of tensors plus one parquet file of rows, each renamed into place only when complete; the
+rows file comes last and records the tensor file's size and its own row count. A shard is done only when
+it verifies (the rows file opens with that row count, the tensor file has that size and a readable
+header), so a killed or damaged shard is redone on resume, and reading a damaged shard is refused in one
+sentence naming the file.
 
 >>> import tempfile, torch, pandas as pd
 >>> shards = ShardFolder(tempfile.mkdtemp(), {"model": "abc"})
@@ -17,36 +20,35 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from interp.errors import UserError
+from interp.files import atomic_path, atomic_write, damaged, read_json
 
 META = "meta.json"
+RECORD = b"rm_interp.shard"  # parquet key-value metadata: {"rows": n, "tensor_bytes": size or null}
+REDO = "rerun the command that wrote it, which redoes shards that do not verify"
 
 
 class ShardFolder:
-    """Numbered shards `shard-00000.safetensors` + `shard-00000.parquet` under one folder with one key."""
+    """Numbered shards `shard-00000.safetensors` + `shard-00000.parquet` under one folder with one key;
+    every tensor of a shard has one entry (along its first axis) per row of the shard."""
 
     def __init__(self, folder: str | os.PathLike[str], key: Mapping[str, Any]) -> None:
         self.folder = Path(folder)
         self.key = dict(key)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise UserError(
-                f"Cannot create the output folder {self.folder} ({err.strerror}); choose a writable location."
-            ) from err
         meta = self.folder / META
         if meta.exists():
-            found = json.loads(meta.read_text())
+            found = read_json(meta, f"delete the folder {self.folder} and rerun")
             diff = sorted(k for k in set(found) | set(self.key) if found.get(k) != self.key.get(k))
             if diff:
                 raise UserError(
@@ -54,46 +56,97 @@ class ShardFolder:
                     f"{', '.join(diff)} ({found.get(diff[0])!r} vs {self.key.get(diff[0])!r}); "
                     "use another folder or delete it."
                 )
-        else:
-            self._atomic_write(meta, json.dumps(self.key, indent=2, sort_keys=True).encode())
+            return
+        try:
+            atomic_write(meta, json.dumps(self.key, indent=2, sort_keys=True))
+        except OSError as err:
+            raise UserError(
+                f"Cannot create the output folder {self.folder} ({err.strerror}); choose a writable location."
+            ) from err
 
     def _path(self, shard: int, suffix: str) -> Path:
         return self.folder / f"shard-{shard:05d}.{suffix}"
 
-    @staticmethod
-    def _atomic_write(path: Path, data: bytes) -> None:
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+    def problem(self, shard: int, n_rows: int | None = None) -> tuple[Path, str] | None:
+        """The file that keeps the shard from being done and why (`missing`, truncated, ...), or None when
+        it verifies: the rows file's footer and recorded row count (and `n_rows`, when given), the tensor
+        file's recorded size and its header. Reads no data."""
+        rows, tensors = self._path(shard, "parquet"), self._path(shard, "safetensors")
+        if not rows.is_file():
+            return rows, "missing"
+        try:
+            footer = pq.read_metadata(rows)
+            raw = (footer.metadata or {}).get(RECORD)
+            record = json.loads(raw) if raw else {"rows": footer.num_rows, "tensor_bytes": None}
+            wanted, size = int(record["rows"]), record["tensor_bytes"]
+        except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+            return rows, "truncated or not a shard's parquet file"
+        wanted = wanted if n_rows is None else n_rows
+        if footer.num_rows != wanted:
+            return rows, f"{footer.num_rows} rows instead of {wanted}"
+        found = tensors.stat().st_size if tensors.is_file() else None
+        if size is not None and found != size:
+            return tensors, f"{found or 0} bytes instead of the {size} written"
+        if found is not None:
+            try:
+                with safe_open(str(tensors), framework="pt") as handle:
+                    lengths = {handle.get_slice(k).get_shape()[0] for k in handle.keys()}  # noqa: SIM118 (not iterable)
+            except (OSError, SafetensorError, IndexError):
+                return tensors, "truncated or not a safetensors file"
+            if lengths - {footer.num_rows}:
+                return tensors, f"tensors of {sorted(lengths - {footer.num_rows})[0]} rows for {footer.num_rows} rows"
+        return None
 
-    def done(self, shard: int) -> bool:
-        """True when the shard's row file exists (it is renamed into place last)."""
-        return self._path(shard, "parquet").exists()
+    def done(self, shard: int, n_rows: int | None = None) -> bool:
+        """True when the shard is written completely and verifies (see `problem`)."""
+        return self.problem(shard, n_rows) is None
+
+    def _check(self, shard: int) -> None:
+        found = self.problem(shard)
+        if found is not None:
+            raise damaged(*found, REDO)
 
     def shard_ids(self) -> list[int]:
-        """Finished shards, in order."""
-        return sorted(int(p.stem.split("-")[1]) for p in self.folder.glob("shard-*.parquet"))
+        """Shards whose rows file is in place, in order (`rows` and `iter_tensor` refuse damaged ones)."""
+        names = (p.name.split(".")[0] for p in self.folder.glob("shard-*.parquet"))
+        return sorted(int(n.split("-")[1]) for n in names if n.split("-")[1].isdigit())
 
     def write(self, shard: int, tensors: Mapping[str, torch.Tensor], rows: pd.DataFrame) -> None:
-        """Write one shard: tensors first, then the rows file whose presence marks the shard done."""
+        """Write one shard: tensors first, then the rows file (recording the tensor file's size), each
+        renamed into place when complete; the rows file's presence marks the shard written."""
+        size = None
         if tensors:
-            tmp = self._path(shard, f"{uuid.uuid4().hex[:8]}.tmp")
-            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
-            os.replace(tmp, self._path(shard, "safetensors"))
-        tmp_rows = self._path(shard, f"{uuid.uuid4().hex[:8]}.rows.tmp")
-        rows.to_parquet(tmp_rows, index=False)
-        os.replace(tmp_rows, self._path(shard, "parquet"))
+            with atomic_path(self._path(shard, "safetensors")) as tmp:
+                save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+                size = tmp.stat().st_size
+        table = pa.Table.from_pandas(rows, preserve_index=False)
+        record = json.dumps({"rows": len(rows), "tensor_bytes": size}).encode()
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), RECORD: record})
+        with atomic_path(self._path(shard, "parquet")) as tmp:
+            pq.write_table(table, tmp)
 
     def rows(self) -> pd.DataFrame:
-        """All finished shards' rows, in shard order, with a `shard` column."""
-        frames = [pd.read_parquet(self._path(s, "parquet")).assign(shard=s) for s in self.shard_ids()]
+        """All written shards' rows, in shard order, with a `shard` column; a damaged shard is refused."""
+        frames = []
+        for s in self.shard_ids():
+            self._check(s)
+            try:
+                frames.append(pd.read_parquet(self._path(s, "parquet")).assign(shard=s))
+            except (OSError, ValueError, pa.ArrowException):
+                raise damaged(self._path(s, "parquet"), "unreadable rows", REDO) from None
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def iter_tensor(self, name: str) -> Iterator[torch.Tensor]:
-        """One tensor per finished shard, loaded lazily (other tensors in the file are not read)."""
+        """One tensor per written shard, loaded lazily (other tensors in the file are not read)."""
         for s in self.shard_ids():
-            with safe_open(str(self._path(s, "safetensors")), framework="pt") as handle:
-                yield handle.get_tensor(name)
+            self._check(s)
+            path = self._path(s, "safetensors")
+            try:
+                with safe_open(str(path), framework="pt") as handle:
+                    tensor = handle.get_tensor(name)
+            except (OSError, ValueError, RuntimeError, SafetensorError):
+                raise damaged(path, f"no readable tensor '{name}'", REDO) from None
+            yield tensor
 
     def read_tensor(self, name: str) -> torch.Tensor:
         """The named tensor from every finished shard, concatenated along the first axis."""

@@ -4,8 +4,9 @@ Layout: `<root>/<model fingerprint>/<template hash>/<inputs hash>/<dtype>/sites-
 shards (`interp.shards.ShardFolder`): one safetensors file per shard with one tensor per site (named like
 `L12.resid_post.readout`) and one parquet file of rows (`row`, `id`, `text`). Base-LM and RM captures of
 the same inputs sit side by side under their own fingerprints and never collide. A killed capture resumes
-by skipping finished shards; memory stays flat in the number of inputs (one shard at a time); reading one
-site reads only that tensor from each file.
+by skipping finished shards (finished: written and verified, so a truncated shard is redone); memory stays
+flat in the number of inputs (one shard at a time); reading one site reads only that tensor from each file.
+A damaged `meta.json` or shard is refused in one sentence naming the file and how to recover.
 
 >>> folder = capture_to_store(rm, texts, Site.grid([0, 5]), "artifacts/store")  # doctest: +SKIP
 >>> load_site(folder, Site(5)).shape  # (len(texts), d_model)  # doctest: +SKIP
@@ -26,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from interp.errors import UserError
+from interp.files import atomic_write, damaged, read_json
 from interp.hooks.backend import BackendName
 from interp.hooks.capture import capture
 from interp.hooks.site import Site, check_sites
@@ -68,8 +70,16 @@ def dtype_name(handle: ModelHandle, dtype: str | None) -> str:
     return str(DTYPES[dtype]).removeprefix("torch.")
 
 
+KEY_FIELDS = ("fingerprint", "n_inputs", "sites", "shard_size")
+
+
 def _read_key(folder: Path) -> dict[str, Any]:
-    return dict(json.loads((folder / META).read_text()))
+    """The capture key (`meta.json`) of a capture folder; a damaged one is refused, naming the file."""
+    recover = f"delete the capture folder {folder} and capture again"
+    key = read_json(folder / META, recover, KEY_FIELDS)
+    if not isinstance(key["sites"], list) or not all(isinstance(key[k], int) for k in ("n_inputs", "shard_size")):
+        raise damaged(folder / META, "fields of the wrong type", recover)
+    return key
 
 
 def _check_model(folder: Path, fingerprint: str, model: str) -> None:
@@ -132,11 +142,12 @@ def capture_to_store(
 ) -> Path:
     """Capture rendered `texts` at `sites` into the store under `root`; returns the capture folder.
 
-    Resumable: finished shards are skipped, so rerunning after a kill completes the capture without
-    duplicating or losing rows. `root` may also be an existing capture folder of the same model.
-    `after_shard(i)` is called after shard i is written. `shard_ids` captures only those shards (shard i
-    holds rows i*shard_size ... (i+1)*shard_size-1), e.g. one process's part of a capture split over
-    processes; `write_config=False` leaves `capture_config.json` to another writer.
+    Resumable: finished shards are skipped and shards that do not verify (killed, truncated) are redone, so
+    rerunning after a kill completes the capture without duplicating or losing rows. `root` may also be an
+    existing capture folder of the same model. `after_shard(i)` is called after shard i is written.
+    `shard_ids` captures only those shards (shard i holds rows i*shard_size ... (i+1)*shard_size-1), e.g.
+    one process's part of a capture split over processes; `write_config=False` leaves
+    `capture_config.json` to another writer.
     """
     listed = check_sites(sites, handle.n_layers)
     texts = list(texts)
@@ -153,11 +164,9 @@ def capture_to_store(
         raise UserError(f"Shard ids must be in 0..{total - 1} for {len(texts)} inputs (got {bad[:3]}).")
     key = store_key(handle, texts, listed, dtype_name(handle, dtype), shard_size, ids)
     root = Path(root)
-    if (root / META).exists():
-        _check_model(root, handle.fingerprint, handle.name)
-        folder = root
-    else:
-        folder = store_folder(root, key)
+    folder = root if (root / META).exists() else store_folder(root, key)
+    if (folder / META).exists():
+        _check_model(folder, handle.fingerprint, handle.name)
     shards = ShardFolder(folder, key)
     if write_config:
         _write_config(folder, handle, backend, batch_size, padding_side)
@@ -165,7 +174,7 @@ def capture_to_store(
     store_dtype = DTYPES[key["dtype"]]
     with _progress(progress, sum(len(r) for r in spans.values()), handle.name) as advance:
         for shard, span in spans.items():
-            if shards.done(shard):
+            if shards.done(shard, len(span)):
                 advance(len(span))
                 continue
             lo, hi = span.start, span.stop
@@ -191,7 +200,7 @@ def _write_config(folder: Path, handle: ModelHandle, backend: str, batch_size: i
         "padding_side": padding_side,
         "versions": versions(),
     }
-    (folder / CONFIG).write_text(json.dumps(config, indent=2))
+    atomic_write(folder / CONFIG, json.dumps(config, indent=2))
 
 
 @contextmanager
@@ -277,7 +286,8 @@ def missing_shards(folder: str | os.PathLike[str]) -> list[int]:
     """Shards of a capture folder that are not written yet."""
     key = _read_key(Path(folder))
     shards = ShardFolder(folder, key)
-    return [s for s in range(n_shards(key["n_inputs"], key["shard_size"])) if not shards.done(s)]
+    total, size = key["n_inputs"], key["shard_size"]
+    return [s for s in range(n_shards(total, size)) if not shards.done(s, min(size, total - s * size))]
 
 
 def is_complete(folder: str | os.PathLike[str]) -> bool:

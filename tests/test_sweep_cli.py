@@ -17,7 +17,7 @@ from interp.models import ModelHandle, rm_from_base
 from interp.prompts import load_prompts, paper_prompts
 from interp.score import reward_scores
 from interp.stats.paper_tables import read_scores
-from interp.sweep.answers import lexicon_answers, sweep_answers
+from interp.sweep.answers import lexicon_answers, sweep_answers, sweep_lexicon
 from interp.tiny import Arch
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sweep"
@@ -57,6 +57,26 @@ def test_sweep_answers_equal_full_scores(rm: ModelHandle) -> None:
         sweep_answers(rm, [], words, progress=False)
 
 
+def test_sweep_lexicon_equals_full_scores_and_keeps_other_models_out(
+    rm: ModelHandle, tiny_folder: Callable[[Arch], Path], tmp_path: Path
+) -> None:
+    prompts = paper_prompts()[:2]
+    words = ["power", "care", "the best friend"]
+    folders = [tmp_path / p.key for p in prompts]
+    table = sweep_lexicon(rm, prompts, words, folders, model="tiny", batch_size=2, progress=False)
+    assert list(table.columns) == ["model", "prompt", "word", "score", "framing"] and len(table) == 6
+    full = reward_scores(rm, [(p.text, w) for p in prompts for w in words])
+    assert abs(full.double().numpy() - table["score"].to_numpy()).max() <= 1e-4
+    assert sorted(p.name for p in folders[0].iterdir()) == ["meta.json", "shard-00000.parquet"]
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    other = rm_from_base(str(tiny_folder("llama")), seed=0)
+    with pytest.raises(UserError, match="different"):
+        sweep_lexicon(other, prompts[::-1], words, folders[::-1], progress=False)
+    with pytest.raises(UserError, match="different answers"):
+        sweep_lexicon(rm, prompts, words[:2], folders, progress=False)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
 def test_sweep_command_writes_a_table_stats_reads(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:
     invoke(
         "sweep",
@@ -73,6 +93,9 @@ def test_sweep_command_writes_a_table_stats_reads(tiny_folder: Callable[[Arch], 
     assert len(scores) == 2 * len(pd.read_csv(tmp_path / "scores.csv")["word"].unique())
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["model"] == "tiny-llama0+head-seed0" and "tiny_lexicon" in config["lexicon"]
+    assert config["kind"] == "sweep" and sorted(config["prompts"]) == sorted(
+        p.name for p in (tmp_path / "shards").iterdir()
+    )
 
 
 def test_sweep_command_whole_vocabulary(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from typer.testing import CliRunner
 
 from interp.cli import app, main
 from interp.tiny import Arch
+from interp.training.bradley_terry import TrainConfig, train_rm
+from interp.training.prefdata import load_pairs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -51,6 +54,27 @@ def test_train_rm_writes_checkpoints_and_metrics(tiny_folder: Callable[[Arch], P
     assert json.loads((tmp_path / "neutrality.json").read_text())["passed"] is True
     again = CliRunner().invoke(app, [*args, "--resume"])
     assert again.exit_code == 0, again.output
+    resumed = json.loads((tmp_path / "metrics.json").read_text())
+    assert resumed["resumed_from_step"] == 4 and resumed["held_out_accuracy_at_start"] is not None
+    assert resumed["held_out_accuracy_at_start"] == metrics["held_out_accuracy_at_start"]
+
+
+def test_killed_run_resumed_from_the_cli_keeps_its_start_accuracy(
+    tiny_folder: Callable[[Arch], Path], tmp_path: Path
+) -> None:
+    base = str(tiny_folder("qwen2"))
+    pairs = load_pairs("neutral", 60, 0)
+    killed = TrainConfig(base, str(tmp_path / "killed"), k=1, dtype="fp32", steps=4, batch_size=4, save_every=2)
+    killed = replace(killed, max_length=128)
+    whole = train_rm(replace(killed, out=str(tmp_path / "whole")), pairs, progress=False)
+    assert train_rm(killed, pairs, stop_after=3, progress=False).stopped
+    args = ["train-rm", "--base", base, "--pairs", "60", "--out", killed.out, "--resume"]
+    args += ["--k", "1", "--dtype", "fp32", "--steps", "4", "--batch-size", "4", "--save-every", "2"]
+    result = CliRunner().invoke(app, [*args, "--max-length", "128"])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "killed" / "metrics.json").read_text())
+    assert metrics["resumed_from_step"] == 2 and metrics["held_out_accuracy"] == whole.metrics["held_out_accuracy"]
+    assert metrics["held_out_accuracy_at_start"] == whole.metrics["held_out_accuracy_at_start"] is not None
 
 
 @pytest.mark.parametrize(

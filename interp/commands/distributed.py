@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from interp.distributed.placement import default_dtype, load_placed
-from interp.distributed.sweep import distributed_vocab_sweep
-from interp.distributed.world import World, init_world, shutdown
 from interp.errors import UserError
-from interp.models import ModelHandle, load_rm, rm_from_base
-from interp.prompts import Prompt
-from interp.sweep.outputs import choose_prompts, write_config
+from interp.files import check_output_folder
+
+if TYPE_CHECKING:
+    from interp.distributed.world import World
+    from interp.models import ModelHandle
+    from interp.prompts import Prompt
 
 console = Console(markup=False, highlight=False, soft_wrap=True)
 
@@ -34,24 +34,56 @@ def _label(name: str) -> str:
     return Path(name).name if Path(name).is_dir() else name
 
 
-def load_for_rank(
-    world: World, rm: str | None, base: str | None, seed: int, dtype: str, device_map: str | None
-) -> tuple[ModelHandle, str]:
-    """The RM this rank scores with, on its own GPU (or spread by `device_map`), and its table label."""
+def check_model_options(rm: str | None, base: str | None, device_map: str | None) -> None:
+    """Exactly one of --rm and --base-for-new-head; --device-map only with --rm."""
     if (rm is None) == (base is None):
         raise UserError("Give exactly one of --rm (a reward model) or --base-for-new-head (a base LM).")
+    if base is not None and device_map is not None:
+        raise UserError("--device-map works with --rm only; save the new RM first and pass it with --rm.")
+
+
+def check_sizes(batch_size: int, shard_size: int, timeout_minutes: float, rank: int | None, size: int | None) -> None:
+    """Refuse sizes below 1, a non-positive timeout, and a rank outside the world, before any work."""
+    for option, value in (("--batch-size", batch_size), ("--shard-size", shard_size)):
+        if value < 1:
+            raise UserError(f"{option} must be at least 1, not {value}.")
+    if not timeout_minutes > 0:
+        raise UserError(f"--timeout-minutes must be above 0, not {timeout_minutes}.")
+    if size is not None and size < 1:
+        raise UserError(f"--world-size must be at least 1, not {size}.")
+    if rank is not None and size is not None and not 0 <= rank < size:
+        raise UserError(f"--rank {rank} is outside the world of {size} rank(s); give a rank in 0..{size - 1}.")
+
+
+def load_for_rank(
+    world: World,
+    rm: str | None,
+    base: str | None,
+    seed: int,
+    dtype: str,
+    device_map: str | None,
+    trust_remote_code: bool = False,
+) -> tuple[ModelHandle, str]:
+    """The RM this rank scores with, on its own GPU (or spread by `device_map`), and its table label.
+
+    The options were checked by `check_model_options`: exactly one of `rm` and `base`.
+    """
+    from interp.distributed.placement import load_placed
+    from interp.models import load_rm, rm_from_base
+
     if base is not None:
-        if device_map is not None:
-            raise UserError("--device-map works with --rm only; save the new RM first and pass it with --rm.")
-        return rm_from_base(base, seed=seed, dtype=dtype, device=world.device), f"{_label(base)}+head-seed{seed}"
+        handle = rm_from_base(base, seed=seed, dtype=dtype, device=world.device, trust_remote_code=trust_remote_code)
+        return handle, f"{_label(base)}+head-seed{seed}"
     assert rm is not None
     if device_map is not None:
-        return load_placed(rm, "rm", device_map, dtype), _label(rm)
-    return load_rm(rm, dtype=dtype, device=world.device), _label(rm)
+        return load_placed(rm, "rm", device_map, dtype, trust_remote_code), _label(rm)
+    return load_rm(rm, dtype=dtype, device=world.device, trust_remote_code=trust_remote_code), _label(rm)
 
 
 def pick_prompts(spec: str, keys: list[str] | None, limit: int | None) -> tuple[Prompt, ...]:
     """`grid` or a prompt file, optionally only the given keys (in the file's order) or the first `limit`."""
+    from interp.sweep.outputs import choose_prompts
+
     prompts = choose_prompts(spec, limit)
     if keys:
         unknown = sorted(set(keys) - {p.key for p in prompts})
@@ -82,13 +114,27 @@ def register(app: typer.Typer) -> None:
         rank: Annotated[int | None, typer.Option(help="re-run this one rank alone (without torchrun)")] = None,
         world_size: Annotated[int | None, typer.Option(help="the world size of the job, with --rank")] = None,
         timeout_minutes: Annotated[float, typer.Option(help="how long rank 0 waits for the others")] = 24 * 60,
+        trust_remote_code: Annotated[
+            bool,
+            typer.Option("--trust-remote-code", help="run the model repository's own Python code (off by default)"),
+        ] = False,
     ) -> None:
         """Score every token id as the answer to each prompt, sharded over torchrun ranks; rank 0 merges."""
         start = time.perf_counter()
+        check_model_options(rm, base_for_new_head, device_map)
+        check_sizes(batch_size, shard_size, timeout_minutes, rank, world_size)
+        check_output_folder(out)
+        chosen = pick_prompts(prompts, prompt, limit_prompts)
+        from interp.distributed.placement import default_dtype
+        from interp.distributed.sweep import distributed_vocab_sweep
+        from interp.distributed.world import init_world, shutdown
+        from interp.sweep.outputs import write_config
+
         world = init_world(rank, world_size, timeout_minutes=timeout_minutes)
         try:
-            chosen = pick_prompts(prompts, prompt, limit_prompts)
-            handle, label = load_for_rank(world, rm, base_for_new_head, seed, dtype or default_dtype(), device_map)
+            handle, label = load_for_rank(
+                world, rm, base_for_new_head, seed, dtype or default_dtype(), device_map, trust_remote_code
+            )
             counts = distributed_vocab_sweep(handle, chosen, out, label, world, shard_size, batch_size)
         finally:
             shutdown(world)

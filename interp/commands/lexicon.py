@@ -7,25 +7,27 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from interp import lexicon_registry as reg
-from interp.lexicon import load_lexicon
+from interp.errors import UserError
+from interp.listing import FORMAT_HELP, choose_format, print_records
 
 console = Console(markup=False, highlight=False, soft_wrap=True)
 lexicon_app = typer.Typer(no_args_is_help=True, help="Lexicons: the bundled default and public files.")
 
 
 @lexicon_app.command("list")
-def list_() -> None:
+def list_(fmt: Annotated[str | None, typer.Option("--format", help=FORMAT_HELP)] = None) -> None:
     """List the bundled lexicon and every registry file, with whether it is in the cache."""
-    table = Table("name", "kind", "cached", "description")
-    table.add_row("default", "lexicon", "bundled", "rm-interp default lexicon (project's own)")
+    chosen = choose_format(fmt)
+    rows = [{"name": "default", "kind": "lexicon", "cached": "bundled", "description": "rm-interp default lexicon"}]
     for entry in reg.REGISTRY.values():
         cached = "yes" if reg.cached_path(entry.name) else "no"
-        table.add_row(entry.name, entry.kind, cached, entry.description.split(";")[0])
-    console.print(table)
-    console.print(f"cache: {reg.cache_dir()}; group names: paper-scores; paper files: {reg.PAPER_NOTE}")
+        description = entry.description.split(";")[0]
+        rows.append({"name": entry.name, "kind": entry.kind, "cached": cached, "description": description})
+    print_records(rows, chosen)
+    if chosen == "table":
+        console.print(f"cache: {reg.cache_dir()}; group names: paper-scores; paper files: {reg.PAPER_NOTE}")
 
 
 @lexicon_app.command()
@@ -36,8 +38,10 @@ def show(name: Annotated[str, typer.Argument(help="default, a registry name, or 
         console.print(f"{entry.name} ({entry.kind}): {entry.description}\nurl: {entry.url}\nsha256: {entry.sha256}")
         console.print(f"cached at: {reg.cached_path(name) or 'not downloaded'}")
         return
+    from interp.lexicon import load_lexicon
+
     lex = load_lexicon(name)
-    console.print(f"{lex.name}: {lex.source}", highlight=False)
+    console.print(f"{lex.name}: {lex.source}")
     for category, words in lex.categories.items():
         globs = sum(w.endswith("*") for w in words)
         console.print(f"  {category}: {len(words)} entries ({globs} stem globs): {', '.join(words[:8])}, …")
@@ -56,6 +60,11 @@ def add(
     source: Annotated[Path, typer.Option("--from", help="local copy (a folder for a group)")],
 ) -> None:
     """Import a local copy of a registry file after the same sha256 check as `fetch` (offline use)."""
+    entries = reg.resolve(name)
+    if not source.exists():
+        raise UserError(f"{source} (--from) does not exist; give the downloaded copy of '{name}'.")
+    if len(entries) == 1 and source.is_dir() and not (source / Path(entries[0].url).name).is_file():
+        raise UserError(f"{source} (--from) is a folder without {Path(entries[0].url).name}; give the file itself.")
     for path in reg.add(name, source):
         console.print(f"verified and stored {path}")
 

@@ -1,47 +1,166 @@
-"""`rm-interp models list|check`: the embedded models and the registry of published RMs."""
+"""`rm-interp models list|check`: the embedded models, the registry of published RMs, and conformance checks.
+
+Only the standard library, typer and light modules are imported here; torch, transformers and the model
+loaders are imported inside the command that needs them, so `--help` stays fast.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from interp.embedded import EMBEDDED
-from interp.models import load_lm
-from interp.registry import REGISTRY
+from interp.errors import UserError
+from interp.listing import FORMAT_HELP, choose_format, print_records
+
+if TYPE_CHECKING:
+    from interp.models import ModelHandle
 
 models_app = typer.Typer(no_args_is_help=True, help="Embedded models and the registry of published RMs.")
-console = Console()
 
 
 @models_app.command("list")
-def list_models() -> None:
-    """List the embedded models (offline) and the registry of the paper's ten RMs."""
-    embedded = Table("name", "hf original", "architecture", "kind", "licence", title="Embedded models (offline)")
-    for m in EMBEDDED.values():
-        embedded.add_row(m.name, m.hf_name, m.architecture, "instruct" if m.instruct else "base", m.licence)
-    console.print(embedded)
-    registry = Table("hub id", "base family", "dtype", "score readout", "remote code", title="Registry of RMs")
-    for e in REGISTRY:
-        registry.add_row(e.hub_id, e.family, e.dtype, e.readout, "yes" if e.trust_remote_code else "no")
-    console.print(registry)
+def list_models(fmt: Annotated[str | None, typer.Option("--format", help=FORMAT_HELP)] = None) -> None:
+    """List the embedded models (offline) and the registry of the paper's ten RMs.
+
+    A table shows them as two tables; TSV and JSON give one row per model with the same columns
+    (`original`: the hub model an embedded model comes from, or the base an RM was trained from).
+    """
+    chosen = choose_format(fmt)
+    from interp.registry import REGISTRY
+
+    embedded = [
+        _model_row(m.name, "embedded", m.hf_name, m.architecture, "instruct LM" if m.instruct else "base LM")
+        | {"licence": m.licence}
+        for m in EMBEDDED.values()
+    ]
+    registry = [
+        _model_row(e.hub_id, "registry", e.base_model, e.family, "reward model")
+        | {"dtype": e.dtype, "readout": e.readout, "remote_code": "yes" if e.trust_remote_code else "no"}
+        for e in REGISTRY
+    ]
+    if chosen != "table":
+        print_records(embedded + registry, chosen)
+        return
+    print_records(
+        [_pick(r, "name", "original", "family", "kind", "licence") for r in embedded],
+        chosen,
+        "Embedded models (offline)",
+    )
+    columns = ("name", "original", "family", "dtype", "readout", "remote_code")
+    print_records([_pick(r, *columns) for r in registry], chosen, "Registry of published RMs")
+
+
+def _model_row(name: str, source: str, original: str, family: str, kind: str) -> dict[str, str]:
+    """One row of `models list`, every column present (TSV and JSON rows share one header)."""
+    return {
+        "name": name,
+        "source": source,
+        "original": original,
+        "family": family,
+        "kind": kind,
+        "dtype": "float32",
+        "readout": "",
+        "remote_code": "no",
+        "licence": "",
+    }
+
+
+def _pick(row: dict[str, str], *columns: str) -> dict[str, str]:
+    return {c: row[c] for c in columns}
+
+
+def _declares_reward_model(name: str) -> bool:
+    """Whether NAME is a registered RM or a local folder whose config names a sequence-classification model."""
+    from interp.registry import REGISTRY
+
+    if any(e.hub_id.lower() == name.lower() for e in REGISTRY):
+        return True
+    config = Path(name).expanduser() / "config.json"
+    if name in EMBEDDED or not config.is_file():
+        return False
+    try:
+        architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []
+    except (ValueError, UnicodeDecodeError, AttributeError) as err:
+        raise UserError(f"The model config {config} is not valid JSON ({err}); point to a saved model folder.") from err
+    return any(str(a).endswith("ForSequenceClassification") for a in architectures)
+
+
+def _rm_for_checks(name: str, dtype: str, trust_remote_code: bool) -> tuple[ModelHandle, str]:
+    """The RM the checks run on, and a sentence saying how it was made."""
+    import torch
+
+    from interp.models import load_rm, rm_from_base
+
+    if _declares_reward_model(name):
+        return load_rm(name, dtype=dtype, trust_remote_code=trust_remote_code), f"{name}: loaded as a reward model"
+    how = f"{name}: a causal LM; checking an RM built from it (its body + a fresh scalar head, seed 0)"
+    if not trust_remote_code:
+        return rm_from_base(name, seed=0, dtype=dtype), how
+    torch.manual_seed(0)  # rm_from_base without remote code support: the same seeded head
+    return load_rm(name, dtype=dtype, trust_remote_code=True), how
 
 
 @models_app.command("check")
-def check(name: str, dtype: str = typer.Option("float32", help="float32 or bfloat16")) -> None:
-    """Load a model and print its architecture, layers, d_model, vocabulary size and load time."""
+def check(
+    name: Annotated[str, typer.Argument(help="embedded name, local model folder, or hub id")],
+    dtype: Annotated[str, typer.Option(help="float32, bfloat16 or float16")] = "float32",
+    conformance: Annotated[
+        bool,
+        typer.Option(
+            "--conformance",
+            help="Run the RM conformance checks and print one row per check (exit 1 if any fails).",
+        ),
+    ] = False,
+    fmt: Annotated[str | None, typer.Option("--format", help=FORMAT_HELP + " (with --conformance)")] = None,
+    trust_remote_code: Annotated[
+        bool, typer.Option("--trust-remote-code", help="Run the model's own Python code from its folder or hub id.")
+    ] = False,
+) -> None:
+    """Load a model and print its shape and load time; with --conformance, check it as a reward model.
+
+    --conformance scores a few fixed conversations and checks: determinism, batch-1 vs batched and left vs
+    right padding, the toolkit's readout vs the model's own head, prompt-cached vs full-sequence scores,
+    finite scores in fp32, bf16 and fp16, one BOS, the end-of-turn token, the readout token, and pad-token
+    collisions. A causal LM (or an embedded name) is checked as an RM built from it with a fresh head; an RM
+    folder is checked as it is. Exit status: 0 when every check passes, 1 when any fails (a finding about
+    the model; every row is still printed), 2 for a bad input.
+    """
+    chosen = choose_format(fmt) if conformance else None
+    if not conformance:
+        _describe(name, dtype, trust_remote_code)
+        return
+    from interp.conformance import conformance as run_checks
+
+    handle, how = _rm_for_checks(name, dtype, trust_remote_code)
+    print(how, file=sys.stderr)
+    checks = run_checks(handle)
+    rows = [{"check": c.check, "passed": c.passed, "detail": c.detail} for c in checks]
+    print_records(rows, chosen, title=f"Conformance of {name}")
+    if not all(c.passed for c in checks):
+        sys.exit(1)
+
+
+def _describe(name: str, dtype: str, trust_remote_code: bool) -> None:
+    from interp.models import load_lm, load_rm
+
     started = time.perf_counter()
-    handle = load_lm(name, dtype=dtype)
+    if _declares_reward_model(name):
+        handle = load_rm(name, dtype=dtype, trust_remote_code=trust_remote_code)
+    else:
+        handle = load_lm(name, dtype=dtype, trust_remote_code=trust_remote_code)
     seconds = time.perf_counter() - started
     config = handle.model.config
-    console.print(
-        f"{name}: architecture={config.architectures[0] if config.architectures else type(handle.model).__name__} "
-        f"layers={handle.n_layers} d_model={handle.d_model} vocab={len(handle.tokenizer)} "
-        f"dtype={handle.model.dtype} fingerprint={handle.fingerprint} load_seconds={seconds:.2f}",
-        highlight=False,
-        soft_wrap=True,
+    architecture = config.architectures[0] if config.architectures else type(handle.model).__name__
+    print(
+        f"{name}: kind={handle.kind} architecture={architecture} layers={handle.n_layers} "
+        f"d_model={handle.d_model} vocab={len(handle.tokenizer)} dtype={handle.model.dtype} "
+        f"fingerprint={handle.fingerprint} load_seconds={seconds:.2f}"
     )
 
 

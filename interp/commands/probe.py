@@ -7,34 +7,49 @@ rm-interp persistence --base smollm2-135m-instruct --rm artifacts/quick/smollm2-
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from interp.lexicon import load_lexicon
-from interp.lineage import Lineage
-from interp.models import ModelHandle, load_lm, load_rm
-from interp.sweep.outputs import choose_prompts
-from interp.training.checkpoints import list_checkpoints
-from probes.collect import collect
-from probes.data import ProbeData
-from probes.fit import ProbeConfig, fit_probes
-from probes.frames import build_inputs
-from probes.persistence import PersistenceConfig, compare, persistence_along
-from probes.plots import plot_persistence_heatmap, plot_probe_auc, plot_transfer
+from interp.errors import UserError
+from interp.files import check_output_folder, staged_folder
+
+if TYPE_CHECKING:
+    from interp.lexicon import Lexicon
+    from interp.models import ModelHandle
+    from interp.prompts import Prompt
+    from probes.data import ProbeData
 
 console = Console()
 Lexicon_ = Annotated[str, typer.Option(help="'default', a registry name, or a lexicon file.")]
 Prompts_ = Annotated[str, typer.Option(help="'grid' (the paper's 54) or a prompt file.")]
 Limit_ = Annotated[int | None, typer.Option(help="Use only the first N prompts.")]
 Store_ = Annotated[Path, typer.Option(help="Activation store root (reused across runs).")]
+TrustRemoteCode_ = Annotated[
+    bool, typer.Option("--trust-remote-code", help="Run the model repository's own Python code (off by default).")
+]
+
+
+def _inputs(
+    out: Path, store: Path, lexicon: str, prompts: str, limit: int | None
+) -> tuple[Lexicon, tuple[Prompt, ...]]:
+    """Check the output and store folders, then read the lexicon and prompts: all before a model loads."""
+    from interp.lexicon import load_lexicon
+    from interp.sweep.outputs import choose_prompts
+
+    check_output_folder(out)
+    check_output_folder(store, "--store")
+    return load_lexicon(lexicon), choose_prompts(prompts, limit)
 
 
 def _data(
-    handle: ModelHandle, lexicon: str, prompts: str, limit: int | None, store: Path, lineage_id: str = ""
+    handle: ModelHandle, lexicon: Lexicon, prompts: tuple[Prompt, ...], store: Path, lineage_id: str = ""
 ) -> ProbeData:
-    inputs = build_inputs(handle.tokenizer, load_lexicon(lexicon), "answer", choose_prompts(prompts, limit))
+    from probes.collect import collect
+    from probes.frames import build_inputs
+
+    inputs = build_inputs(handle.tokenizer, lexicon, "answer", prompts)
     return collect(handle, inputs, range(handle.n_layers), store, lineage_id=lineage_id)
 
 
@@ -46,13 +61,23 @@ def probe_command(
     prompts: Prompts_ = "grid",
     limit_prompts: Limit_ = 6,
     store: Store_ = Path("artifacts/store"),
-    n_perm: Annotated[int, typer.Option(help="Word-label shuffles for the null.")] = 50,
+    n_perm: Annotated[int, typer.Option(help="Word-label shuffles for the null (0: no null).")] = 50,
+    trust_remote_code: TrustRemoteCode_ = False,
 ) -> None:
     """Fit agency-vs-communion probes at every layer (held-out words, shuffled-label null, bootstrap CIs)."""
-    handle = load_rm(model) if rm else load_lm(model)
-    result = fit_probes(_data(handle, lexicon, prompts, limit_prompts, store), ProbeConfig(n_perm=n_perm))
-    result.save(out)
-    plot_probe_auc(result.table.assign(model=model), out / "probe_auc.png", method="logistic", title=model)
+    if n_perm < 0:
+        raise UserError(f"--n-perm must be 0 or more, not {n_perm}.")
+    lex, chosen = _inputs(out, store, lexicon, prompts, limit_prompts)
+    from interp.models import load_lm, load_rm
+    from probes.fit import ProbeConfig, fit_probes
+    from probes.plots import plot_probe_auc
+
+    config = ProbeConfig(n_perm=n_perm)
+    handle = (load_rm if rm else load_lm)(model, trust_remote_code=trust_remote_code)
+    result = fit_probes(_data(handle, lex, chosen, store), config)
+    with staged_folder(out) as staged:
+        result.save(staged)
+        plot_probe_auc(result.table.assign(model=model), staged / "probe_auc.png", method="logistic", title=model)
     best = result.best_layer("logistic")
     row = result.table[(result.table.method == "logistic") & (result.table.layer == best)].iloc[0]
     console.print(
@@ -60,6 +85,35 @@ def probe_command(
         f"null 95th pct {row.null_auc_q95:.3f}; wrote {out}",
         highlight=False,
     )
+
+
+def _rm_folders(rm: Path) -> list[Path]:
+    """The RM folders to compare: a training folder's checkpoints (by step), or one RM folder."""
+    from interp.training.checkpoints import list_checkpoints
+
+    if not rm.exists():
+        raise UserError(f"The RM folder {rm} (--rm) does not exist; give a train-rm output folder or an RM folder.")
+    if not rm.is_dir():
+        raise UserError(f"{rm} (--rm) is a file; give a train-rm output folder or an RM folder.")
+    if (rm / "metrics.json").exists() or any(rm.glob("checkpoint-*")):
+        folders = list_checkpoints(rm)
+        if not folders:
+            raise UserError(
+                f"{rm} (--rm) holds no complete checkpoint; finish the run with `rm-interp train-rm --resume`."
+            )
+        return folders
+    return [rm]
+
+
+def _check_trained_from(base: ModelHandle, folders: list[Path]) -> None:
+    """Refuse a checkpoint whose recorded base fingerprint is not this base's (plain RM folders record none)."""
+    from interp.training.checkpoints import META, body_fingerprint, check_base, read_meta
+
+    recorded = [f for f in folders if (f / META).is_file()]
+    if recorded:
+        fingerprint = body_fingerprint(base)
+        for folder in recorded:
+            check_base(read_meta(folder), fingerprint, base.name, folder)
 
 
 def persistence_command(
@@ -70,38 +124,48 @@ def persistence_command(
     prompts: Prompts_ = "grid",
     limit_prompts: Limit_ = 6,
     store: Store_ = Path("artifacts/store"),
+    trust_remote_code: TrustRemoteCode_ = False,
 ) -> None:
     """Base vs RM per layer (cosine, transfer, subspaces, CKA, with baselines), and along checkpoints."""
-    base_handle = load_lm(base)
-    folders = list_checkpoints(rm) if (rm / "metrics.json").exists() or any(rm.glob("checkpoint-*")) else [rm]
-    members = [load_rm(str(f)) for f in folders]
-    lineage = Lineage(base_handle, members[-1], members[:-1])
-    datas = [_data(h, lexicon, prompts, limit_prompts, store, lineage.lineage_id) for h in [base_handle, *members]]
+    lex, chosen = _inputs(out, store, lexicon, prompts, limit_prompts)
+    folders = _rm_folders(rm)
+    from interp.lineage import Lineage
+    from interp.models import load_lm, load_rm
+    from probes.data import ProbeData
+    from probes.persistence import PersistenceConfig, compare, persistence_along
+    from probes.plots import plot_persistence_heatmap, plot_transfer
+
+    base_handle = load_lm(base, trust_remote_code=trust_remote_code)
+    members = [load_rm(str(f), trust_remote_code=trust_remote_code) for f in folders]
+    lineage = Lineage(base_handle, members[-1], members[:-1])  # same tokenizer and shapes
+    _check_trained_from(base_handle, folders)  # and trained from this very base
+    datas = [_data(h, lex, chosen, store, lineage.lineage_id) for h in [base_handle, *members]]
     result = compare(datas[0], datas[-1], PersistenceConfig())
-    result.save(out)
-    plot_transfer(result.directions, out / "transfer.png", method="logistic")
-    lineage.weight_change().to_csv(out / "weight_change.csv")
+    along = None
     if len(datas) > 2:
-        named = [
-            d
-            if i == 0
-            else ProbeData(
+        named = [datas[0]] + [
+            ProbeData(
                 d.X,
                 d.labels,
                 d.groups,
                 d.model_fingerprint,
                 d.lineage_id,
-                folders[i - 1].name,
+                folder.name,
                 d.layers,
                 d.point,
                 d.position,
                 d.inputs_id,
             )
-            for i, d in enumerate(datas)
+            for folder, d in zip(folders, datas[1:], strict=True)
         ]
         along = persistence_along(named)
-        along.to_csv(out / "persistence_along.csv", index=False)
-        plot_persistence_heatmap(along, out / "persistence_heatmap.png")
+    with staged_folder(out) as staged:
+        result.save(staged)
+        plot_transfer(result.directions, staged / "transfer.png", method="logistic")
+        lineage.weight_change().to_csv(staged / "weight_change.csv")
+        if along is not None:
+            along.to_csv(staged / "persistence_along.csv", index=False)
+            plot_persistence_heatmap(along, staged / "persistence_heatmap.png")
     console.print(f"wrote {out}", highlight=False)
 
 

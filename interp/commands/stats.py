@@ -9,18 +9,18 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 
-from interp.lexicon import load_lexicon
-from interp.plots.behaviour import plot_median_ranks
-from interp.prompts import load_prompts, paper_prompts
-from interp.runinfo import versions, write_json
-from interp.stats.analysis import StatsConfig, StatsResult, analyse
-from interp.stats.paper_tables import assign_families, prompts_with_table_framing, read_scores
+from interp.errors import UserError
+from interp.files import check_output_folder, read_text, staged_folder
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from interp.stats.analysis import StatsConfig, StatsResult
 
 console = Console(markup=False, highlight=False, soft_wrap=True)
 
@@ -30,8 +30,19 @@ def _file_hashes(sources: list[Path]) -> dict[str, str]:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
+def check_options(out: Path, n_perm: int, n_boot: int, n_shuffle: int) -> None:
+    """Refuse a bad output folder and resampling sizes below 1 (a p-value from no resamples means nothing)."""
+    for option, value in (("--n-perm", n_perm), ("--n-boot", n_boot), ("--n-shuffle", n_shuffle)):
+        if value < 1:
+            raise UserError(f"{option} must be at least 1, not {value}; give a number of resamples such as 1000.")
+    check_output_folder(out)
+
+
 def write_outputs(result: StatsResult, out: Path, config: dict[str, Any]) -> list[Path]:
     """Write every table, the mixed-model JSON, the figure and the run's config into `out`."""
+    from interp.plots.behaviour import plot_median_ranks
+    from interp.runinfo import versions, write_json
+
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
 
@@ -121,15 +132,22 @@ def run_stats(
     prompts: Path | None = None,
     config: StatsConfig | None = None,
 ) -> StatsResult:
-    """Read, analyse, write and print; returns the result."""
+    """Check, read, analyse, write (all files at once, at the end) and print; returns the result."""
+    from interp.lexicon import load_lexicon
+    from interp.prompts import load_prompts, paper_prompts
+    from interp.stats.analysis import StatsConfig, analyse
+    from interp.stats.paper_tables import assign_families, prompts_with_table_framing, read_scores
+
     start = time.perf_counter()
     config = config or StatsConfig()
+    check_options(out, config.n_perm, config.n_boot, config.n_shuffle)
+    if families != "registry":
+        read_text(families, "family file", "--families")  # a missing, binary or non-UTF-8 file, in one line
+    chosen_lexicon = load_lexicon(lexicon)
     prompt_set = load_prompts(prompts) if prompts else paper_prompts()
     table = read_scores(scores, prompt_set)
     prompt_set = prompts_with_table_framing(table, prompt_set)
-    result = analyse(
-        table, load_lexicon(lexicon), prompt_set, assign_families(families, table["model"].unique()), config
-    )
+    result = analyse(table, chosen_lexicon, prompt_set, assign_families(families, table["model"].unique()), config)
     settings = {
         "scores": [str(s) for s in scores],
         "lexicon_arg": lexicon,
@@ -138,7 +156,8 @@ def run_stats(
         **config.__dict__,
         "input_sha256": _file_hashes(scores),
     }
-    written = write_outputs(result, out, settings)
+    with staged_folder(out) as staged:
+        written = write_outputs(result, staged, settings)
     print_summary(result)
     console.print(f"wrote {len(written)} files to {out} in {time.perf_counter() - start:.1f} s")
     return result
@@ -161,5 +180,8 @@ def register(app: typer.Typer) -> None:
         frequency: Annotated[bool, typer.Option(help="word-frequency covariate and matched comparison")] = True,
     ) -> None:
         """Rank statistics of reward scores: the paper's Figure 1 table, mixed model, tests and CIs."""
+        check_options(out, n_perm, n_boot, n_shuffle)  # before the statistics libraries load
+        from interp.stats.analysis import StatsConfig
+
         config = StatsConfig(n_perm=n_perm, n_boot=n_boot, n_shuffle=n_shuffle, seed=seed, frequency=frequency)
         run_stats(scores, lexicon, families, out, prompts, config)

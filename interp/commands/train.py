@@ -4,25 +4,46 @@ Examples (offline, embedded models):
     rm-interp train-rm --base smollm2-135m-instruct --data neutral --pairs 2000 --out OUT
     rm-interp train-rm --base gemma3-270m --data prefs.jsonl --pairs 5000 --mode lora --lora-r 16 --out OUT
     rm-interp train-rm --base smollm2-135m-instruct --data neutral --pairs 2000 --out OUT --resume
+
+Every setting, the data, the base model and the checkpoint to resume are checked before the first file
+is written, so a refused run leaves OUT as it was.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
-import torch
 import typer
 from rich.console import Console
 
 from interp.errors import UserError
-from interp.runinfo import write_json
-from interp.training.bradley_terry import TrainConfig, train_rm
-from interp.training.neutrality import neutrality_report
-from interp.training.prefdata import load_pairs
-from interp.training.trainable import TrainMode
+
+if TYPE_CHECKING:
+    from interp.training.neutrality import NeutralityReport
+    from interp.training.trainable import TrainMode
 
 console = Console(highlight=False, soft_wrap=True)
+
+
+def _neutrality_writer(report: NeutralityReport) -> Callable[[Path], None]:
+    """A callback for `train_rm(on_ready=...)`: print the neutrality check and save it as OUT/neutrality.json."""
+    from interp.files import atomic_write
+
+    record = {
+        "passed": report.passed,
+        "lexicon": report.lexicon,
+        "n_pairs": report.n_pairs,
+        "categories": report.table().to_dict("records"),
+    }
+
+    def write(out: Path) -> None:
+        console.print(report.message())
+        atomic_write(out / "neutrality.json", json.dumps(record, indent=2, default=str))
+
+    return write
 
 
 def train_rm_command(
@@ -41,7 +62,7 @@ def train_rm_command(
     steps: Annotated[int | None, typer.Option(help="total optimizer steps (overrides --epochs)")] = None,
     batch_size: Annotated[int, typer.Option(help="pairs per step")] = 16,
     lr: Annotated[float, typer.Option(help="peak learning rate (AdamW, cosine, warm-up --warmup)")] = 1e-4,
-    warmup: Annotated[float, typer.Option(help="warm-up fraction of the steps")] = 0.03,
+    warmup: Annotated[float, typer.Option(help="warm-up fraction of the steps, in [0, 1)")] = 0.03,
     save_every: Annotated[int, typer.Option(help="checkpoint every N steps (and at the end)")] = 100,
     seed: Annotated[int, typer.Option(help="seed of the head initialisation and the data order")] = 0,
     data_seed: Annotated[int, typer.Option(help="seed of the neutral generator / subsample")] = 0,
@@ -53,15 +74,26 @@ def train_rm_command(
     ] = None,
     resume: Annotated[bool, typer.Option(help="continue from the last checkpoint in --out")] = False,
     require_neutral: Annotated[bool, typer.Option(help="refuse data that fail the neutrality check")] = False,
+    trust_remote_code: Annotated[
+        bool, typer.Option(help="run Python code shipped with the base model; only if you trust it")
+    ] = False,
 ) -> None:
     """Train a reward model from a base LM with the Bradley–Terry loss; writes OUT/metrics.json."""
-    if mode not in ("last-k", "lora"):
-        raise UserError(f"Unknown --mode '{mode}'; use 'last-k' or 'lora'.")
-    train_mode: TrainMode = "lora" if mode == "lora" else "last-k"
+    import torch
+
+    from interp.sweep.outputs import check_run_folder
+    from interp.training.bradley_terry import TrainConfig, check_fresh, train_rm
+    from interp.training.checkpoints import list_checkpoints
+    from interp.training.neutrality import neutrality_report
+    from interp.training.prefdata import load_pairs
+
+    for name, value in (("pairs", pairs), ("threads", threads)):
+        if value is not None and value < 1:
+            raise UserError(f"--{name} must be at least 1, not {value}.")
     config = TrainConfig(
         base=base,
         out=str(out),
-        mode=train_mode,
+        mode=cast("TrainMode", mode),
         k=k,
         lora_r=lora_r,
         lora_alpha=lora_alpha,
@@ -76,27 +108,17 @@ def train_rm_command(
         held_out=held_out,
         max_length=max_length,
         device=device,
+        trust_remote_code=trust_remote_code,
     )
+    check_run_folder(out, "train-rm")
+    check_fresh(config, list_checkpoints(out), resume)
     if threads is not None:
-        if threads < 1:
-            raise UserError(f"--threads must be at least 1, not {threads}.")
         torch.set_num_threads(threads)
     preference_pairs = load_pairs(data, pairs, data_seed)
     report = neutrality_report(preference_pairs)
-    console.print(report.message())
     if require_neutral and not report.passed:
         raise UserError(report.message())
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(
-        out / "neutrality.json",
-        {
-            "passed": report.passed,
-            "lexicon": report.lexicon,
-            "n_pairs": report.n_pairs,
-            "categories": report.table().to_dict("records"),
-        },
-    )
-    result = train_rm(config, preference_pairs, resume=resume)
+    result = train_rm(config, preference_pairs, resume=resume, on_ready=_neutrality_writer(report))
     m = result.metrics
     start = m["held_out_accuracy_at_start"]
     console.print(

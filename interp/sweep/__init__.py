@@ -4,7 +4,7 @@ base-LM log-probabilities of answers, and the implicit reward (MWLR) between two
 >>> from interp.sweep import CachedScorer, sweep_answers, sweep_vocab, answer_logprobs, mwlr  # doctest: +SKIP
 """
 
-from interp.sweep.answers import lexicon_answers, sweep_answers
+from interp.sweep.answers import lexicon_answers, sweep_answers, sweep_lexicon
 from interp.sweep.implicit import mwlr, mwlr_summary
 from interp.sweep.logprobs import answer_logprobs, next_token_logprobs, vocab_logprobs
 from interp.sweep.prefix import CachedScorer, PrefixCache, shared_prefix_length
@@ -20,6 +20,7 @@ __all__ = [
     "next_token_logprobs",
     "shared_prefix_length",
     "sweep_answers",
+    "sweep_lexicon",
     "sweep_vocab",
     "vocab_logprobs",
     "vocab_table",

@@ -3,6 +3,11 @@
 Columns: `model, prompt, word, score, framing` — one row per (prompt, answer); `prompt` is the prompt key.
 Each prompt's shared prefix runs once (`CachedScorer`); the answers run as batched tails.
 
+`sweep_lexicon` is the resumable form `rm-interp sweep` runs: each prompt is one shard of its own
+`ShardFolder`, keyed by model fingerprint, dtype, prompt, answers and chat template, so a rerun skips the
+prompts already scored and refuses a folder written by another model or lexicon. A prompt's scores depend
+on nothing else, so a killed and resumed sweep ends with exactly the table of an uninterrupted one.
+
 >>> from interp.prompts import paper_prompts
 >>> table = sweep_answers(rm, paper_prompts()[:2], ["love", "freedom"])  # doctest: +SKIP
 >>> list(table.columns)                                                   # doctest: +SKIP
@@ -11,7 +16,9 @@ Each prompt's shared prefix runs once (`CachedScorer`); the answers run as batch
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 from transformers import PreTrainedTokenizerBase
@@ -22,6 +29,9 @@ from interp.lexicon_match import token_vocabulary
 from interp.models import ModelHandle
 from interp.progress import progress_bar
 from interp.prompts import Prompt
+from interp.render import chat_template
+from interp.shards import ShardFolder
+from interp.sweep.outputs import check_shard_folders
 from interp.sweep.prefix import CachedScorer
 
 COLUMNS = ["model", "prompt", "word", "score", "framing"]
@@ -79,3 +89,74 @@ def sweep_answers(
         }
     )
     return table[COLUMNS]
+
+
+def lexicon_key(handle: ModelHandle, prompt: Prompt, answers: Sequence[str]) -> dict[str, object]:
+    """What one prompt's lexicon-sweep shard depends on; a folder written with another key is refused."""
+    return {
+        "kind": "lexicon_sweep",
+        "model": handle.fingerprint,
+        "dtype": str(handle.model.dtype).removeprefix("torch."),
+        "prompt": prompt.text,
+        "prompt_key": prompt.key,
+        "answers": answers_hash(answers),
+        "n_answers": len(answers),
+        "chat_template": hashlib.sha256(chat_template(handle.tokenizer).encode()).hexdigest()[:16],
+    }
+
+
+def answers_hash(answers: Sequence[str]) -> str:
+    """16-hex sha256 of the answers, in order.
+
+    >>> answers_hash(["love", "freedom"]) == answers_hash(["love", "freedom"]) != answers_hash(["freedom", "love"])
+    True
+    """
+    return hashlib.sha256("\n".join(answers).encode()).hexdigest()[:16]
+
+
+def sweep_lexicon(
+    handle: ModelHandle,
+    prompts: Sequence[Prompt],
+    answers: Sequence[str],
+    folders: Sequence[Path],
+    model: str | None = None,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """`sweep_answers`, resumable: prompt i's scores are shard 0 of the shard folder `folders[i]`.
+
+    Every existing folder's key is checked before anything is written, so a folder written by another
+    model or lexicon is refused with nothing changed.
+    """
+    if not prompts:
+        raise UserError("The list of prompts is empty; give at least one prompt.")
+    answers = list(dict.fromkeys(answers))
+    if not answers:
+        raise UserError("The list of answers is empty; give a lexicon with at least one word.")
+    keys = [lexicon_key(handle, p, answers) for p in prompts]
+    check_shard_folders(list(zip(folders, keys, strict=True)))
+    opened = [ShardFolder(folder, key) for folder, key in zip(folders, keys, strict=True)]
+    scorer = CachedScorer(handle, batch_size)
+    frames = []
+    with progress_bar(progress) as bar:
+        task = bar.add_task("lexicon sweep", total=len(prompts) * len(answers))
+        for i, prompt in enumerate(prompts):
+            shards = opened[i]
+            if not shards.done(0):
+                scores = scorer.score(prompt.text, answers, lambda n: bar.advance(task, n))
+                shards.write(0, {}, pd.DataFrame({"word": answers, "score": scores.double().numpy()}))
+            else:
+                bar.advance(task, len(answers))
+            rows = shards.rows()
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "model": model or handle.name,
+                        "prompt": prompt.key,
+                        "word": rows["word"],
+                        "score": rows["score"],
+                        "framing": prompt.framing,
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)[COLUMNS]

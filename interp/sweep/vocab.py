@@ -2,9 +2,9 @@
 
 Token ids are split into shards of `shard_size` consecutive ids (shard i holds ids i*size ... (i+1)*size-1),
 written through `ShardFolder` under a key of model fingerprint, prompt, dtype, shard size, vocabulary size
-and chat template, so a rerun skips finished shards and refuses a folder written by anything else. A shard's
-scores depend only on its own ids, so a run killed halfway and resumed ends with exactly the result of an
-uninterrupted run.
+and chat template, so a rerun skips finished shards, redoes those that do not verify (killed or truncated)
+and refuses a folder written by anything else (or whose `meta.json` is damaged). A shard's scores depend
+only on its own ids, so a run killed halfway and resumed ends with exactly the result of an uninterrupted run.
 
 Decoded tokens that are empty or whitespace-only are not scored: the chat templates trim or keep them
 inconsistently and `render_pair` refuses an empty answer. Their rows keep `score` NaN and say why in
@@ -99,7 +99,7 @@ def sweep_vocab(
     with progress_bar(progress) as bar:
         task = bar.add_task(f"vocabulary sweep ({prompt.key})", total=sum(len(r) for r in spans.values()))
         for shard, span in spans.items():
-            if shards.done(shard):
+            if shards.done(shard, len(span)):
                 bar.advance(task, len(span))
                 continue
             shards.write(shard, {}, _score_shard(handle, scorer, prompt, span, lambda n: bar.advance(task, n)))

@@ -14,9 +14,10 @@ the same weights as an uninterrupted one.
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,11 @@ import torch
 from transformers import get_cosine_schedule_with_warmup
 
 from interp.errors import UserError
+from interp.files import atomic_write
 from interp.models import ModelHandle, rm_from_base
 from interp.progress import progress_bar
 from interp.render import Encoded
-from interp.runinfo import peak_rss_mb, versions, write_json
+from interp.runinfo import peak_rss_mb, versions
 from interp.score import head_on, readout_hidden
 from interp.training.batches import (
     TokenPairs,
@@ -52,7 +54,7 @@ from interp.training.trainable import Prepared, TrainMode, export_model, load_tr
 
 AUTOCAST = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": None, "float32": None}
 # Settings that may change between an interrupted run and its resume without changing the result.
-FREE_ON_RESUME = ("out", "save_every", "eval_batch_size", "device")
+FREE_ON_RESUME = ("out", "save_every", "eval_batch_size", "device", "trust_remote_code")
 
 
 @dataclass(frozen=True)
@@ -81,17 +83,32 @@ class TrainConfig:
     max_length: int = 96
     eval_batch_size: int = 32
     device: str = "cpu"
+    trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
+        """Refuse, before anything is loaded or written, every setting that cannot run."""
         if self.dtype not in AUTOCAST:
             raise UserError(f"Unknown training dtype '{self.dtype}'; use bf16 or fp32.")
-        for name in ("batch_size", "epochs", "save_every", "eval_batch_size", "max_length"):
+        if self.mode not in ("last-k", "lora"):
+            raise UserError(f"Unknown --mode '{self.mode}'; use 'last-k' or 'lora'.")
+        for name in ("k", "lora_r", "batch_size", "epochs", "save_every", "eval_batch_size", "max_length"):
             if getattr(self, name) < 1:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}.")
         if self.steps is not None and self.steps < 1:
             raise UserError(f"--steps must be at least 1, not {self.steps}.")
-        if not self.lr > 0:
-            raise UserError(f"--lr must be positive, not {self.lr}.")
+        for name in ("lr", "lora_alpha", "max_grad_norm"):
+            if not getattr(self, name) > 0:
+                raise UserError(f"--{name.replace('_', '-')} must be positive, not {getattr(self, name)}.")
+        for name, value, low, high in (
+            ("warmup", self.warmup, 0.0, 1.0),
+            ("lora-dropout", self.lora_dropout, 0.0, 1.0),
+            ("weight-decay", self.weight_decay, 0.0, math.inf),
+        ):
+            if not low <= value < high:
+                raise UserError(f"--{name} must be at least {low:g} and below {high:g}, not {value}.")
+        if not 0.0 < self.held_out < 1.0:
+            raise UserError(f"--held-out must be a fraction between 0 and 1 (e.g. 0.1), not {self.held_out}.")
+        check_device(self.device)
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -100,6 +117,22 @@ class TrainConfig:
     def resume_key(self) -> dict[str, Any]:
         """The settings a resumed run must share with the interrupted one."""
         return {k: v for k, v in asdict(self).items() if k not in FREE_ON_RESUME}
+
+
+def check_device(device: str) -> None:
+    """Refuse a device this torch build cannot run on (e.g. `cuda` with a CPU-only build), in one sentence."""
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise UserError(f"Unknown --device '{device}'; use cpu or cuda (or cuda:N).") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if kind not in available:
+        raise UserError(f"Unknown --device '{device}'; use cpu or cuda (or cuda:N).")
+    if not available[kind]:
+        raise UserError(f"--device {device} is not available here (this torch build has no {kind} device); use cpu.")
+    index = torch.device(device).index
+    if kind == "cuda" and index is not None and index >= torch.cuda.device_count():
+        raise UserError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA devices; pick another.")
 
 
 @dataclass
@@ -145,15 +178,10 @@ def evaluate_pairs(
     return float(correct.mean()), by_family, float(losses.mean())
 
 
-def _resume_point(config: TrainConfig, meta: dict[str, Any], checkpoints: list[Path], resume: bool) -> Path | None:
+def _resume_point(config: TrainConfig, meta: dict[str, Any], checkpoints: list[Path]) -> Path | None:
     """The checkpoint to resume from (None: start fresh); refuses one from another base, data or settings."""
     if not checkpoints:
         return None
-    if not resume:
-        raise UserError(
-            f"{config.out} already holds checkpoints (last: {checkpoints[-1].name}); pass --resume "
-            "to continue that run, or choose another --out."
-        )
     last = checkpoints[-1]
     saved = read_meta(last)
     check_base(saved, meta["base_fingerprint"], config.base, last)
@@ -169,6 +197,19 @@ def _resume_point(config: TrainConfig, meta: dict[str, Any], checkpoints: list[P
                 "same settings and data, or choose another --out."
             )
     return last
+
+
+def check_fresh(config: TrainConfig, checkpoints: list[Path], resume: bool) -> None:
+    """Refuse to start over a folder that holds a run's checkpoints unless asked to resume it."""
+    if checkpoints and not resume:
+        raise UserError(
+            f"{config.out} already holds checkpoints (last: {checkpoints[-1].name}); pass --resume "
+            "to continue that run, or choose another --out."
+        )
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write(path, json.dumps(data, indent=2, default=str))
 
 
 def _restore(
@@ -191,15 +232,22 @@ def train_rm(
     resume: bool = False,
     stop_after: int | None = None,
     progress: bool = True,
+    on_ready: Callable[[Path], None] | None = None,
 ) -> TrainResult:
     """Train an RM on `pairs`; `resume` continues from the last checkpoint in `config.out`.
 
-    `stop_after` halts after that many steps (as a kill would, keeping only saved checkpoints).
-    `wall_seconds` in the metrics counts this process only (a resumed run reports its own time).
+    Everything is checked (settings, data, model, the checkpoint to resume) before the first file is
+    written; `on_ready(out)` is then called, before anything else is written. `stop_after` halts after
+    that many steps (as a kill would, keeping only saved checkpoints). `wall_seconds` in the metrics
+    counts this process only (a resumed run reports its own time); `held_out_accuracy_at_start` is the
+    original run's, kept in every checkpoint.
     """
     started = time.perf_counter()
     out = Path(config.out)
-    handle = rm_from_base(config.base, seed=config.seed, device=config.device)
+    check_fresh(config, list_checkpoints(out), resume)
+    handle = rm_from_base(
+        config.base, seed=config.seed, device=config.device, trust_remote_code=config.trust_remote_code
+    )
     base_fp = body_fingerprint(handle)
     prepared = prepare(handle, config.mode, config.k, config.lora_r, config.lora_alpha, config.lora_dropout)
     tokens = encode_preferences(handle.tokenizer, pairs, config.max_length)
@@ -220,14 +268,22 @@ def train_rm(
     optimizer = torch.optim.AdamW(list(prepared.params.values()), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = get_cosine_schedule_with_warmup(optimizer, math.ceil(config.warmup * total), total)
     torch.manual_seed(config.seed)
-    last = _resume_point(config, meta, list_checkpoints(out), resume)
+    last = _resume_point(config, meta, list_checkpoints(out))
     start = 0 if last is None else _restore(last, prepared, optimizer, scheduler)
+    if on_ready is not None:
+        on_ready(out)
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "config.json", {**meta, "versions": versions(), "n_trainable": prepared.n_trainable})
+    config_json = {"kind": "train-rm", **meta, "versions": versions(), "n_trainable": prepared.n_trainable}
+    _write_json(out / "config.json", config_json)
     log = MetricsLog(out / "metrics.jsonl", keep_until_step=start)
     autocast = config.autocast_dtype
     device = handle.model.device
-    initial = evaluate_pairs(handle, held, config.eval_batch_size, autocast)[0] if start == 0 else None
+    initial: float | None
+    if last is None:
+        initial = evaluate_pairs(handle, held, config.eval_batch_size, autocast)[0]
+    else:
+        initial = read_meta(last).get("held_out_accuracy_at_start")
+    meta["held_out_accuracy_at_start"] = initial
     saved = list_checkpoints(out)
     evaluation: tuple[float, dict[str, float], float] | None = None
     handle.model.train()
@@ -292,5 +348,5 @@ def train_rm(
         "final_checkpoint": str(saved[-1]),
         "unit": "held-out pair",
     }
-    write_json(out / "metrics.json", metrics)
+    _write_json(out / "metrics.json", metrics)
     return TrainResult(out, saved[-1], metrics, False, saved)

@@ -4,7 +4,8 @@ A checkpoint folder holds the RM (`save_pretrained`: config + safetensors + toke
 `load_rm(folder)` works; `trainable.safetensors` (the trained weights, fp32, exactly as in training);
 `trainer_state.pt` (optimizer, scheduler and RNG states); and `rm_interp_checkpoint.json` (step, seed,
 base name, base fingerprint, data hash, run settings). It is written to a hidden temporary folder and
-renamed, so a killed run never leaves half a checkpoint.
+renamed, so a killed run never leaves half a checkpoint; a damaged one (truncated files, a bare pickle, a
+garbage JSON) is refused in one sentence naming the file and how to recover.
 
 The base fingerprint hashes the decoder body's weights only (`body_fingerprint`), so it is the same
 whether the base is loaded as an LM or as an RM, and a checkpoint can be checked against its base.
@@ -16,15 +17,20 @@ whether the base is loaded as an LM or as an RM, and a checkpoint can be checked
 from __future__ import annotations
 
 import json
+import pickle
+import re
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from interp.errors import UserError
+from interp.files import atomic_write, damaged, read_json
 from interp.lineage import Lineage
 from interp.models import ModelHandle, load_rm, weights_hash
 
@@ -38,21 +44,38 @@ def body_fingerprint(handle: ModelHandle) -> str:
     return weights_hash(handle.body.named_parameters())
 
 
+_STEP = re.compile(r"checkpoint-(\d+)")
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format; a bare pickle could run code when loaded and is refused
+
+
 def checkpoint_step(folder: Path) -> int:
+    """The step in a checkpoint folder's name."""
     return int(folder.name.rsplit("-", 1)[1])
 
 
 def list_checkpoints(out: str | Path) -> list[Path]:
-    """Complete checkpoints under `out`, by step."""
-    folders = [p for p in Path(out).glob("checkpoint-*") if (p / META).is_file()]
+    """Complete checkpoints under `out` (folders `checkpoint-<step>` holding the marker file), by step."""
+    folders = [p for p in Path(out).glob("checkpoint-*") if _STEP.fullmatch(p.name) and (p / META).is_file()]
     return sorted(folders, key=checkpoint_step)
 
 
+def _recover(folder: Path) -> str:
+    """How to recover from a damaged checkpoint: drop it and resume from the one before (or start over)."""
+    return (
+        f"delete the folder {folder} and rerun train-rm with --resume (it resumes from the previous checkpoint, if any)"
+    )
+
+
 def read_meta(folder: str | Path) -> dict[str, Any]:
-    path = Path(folder) / META
+    """A checkpoint's `rm_interp_checkpoint.json`; a damaged one is refused, naming the file."""
+    folder = Path(folder)
+    path = folder / META
     if not path.is_file():
         raise UserError(f"{folder} is not an rm-interp training checkpoint (no {META}).")
-    return dict(json.loads(path.read_text()))
+    meta = read_json(path, _recover(folder), ("step", "base_fingerprint"))
+    if not isinstance(meta["step"], int) or isinstance(meta["step"], bool):
+        raise damaged(path, "its step is not a whole number", _recover(folder))
+    return meta
 
 
 def save_checkpoint(
@@ -64,24 +87,52 @@ def save_checkpoint(
     state: dict[str, Any],
     meta: dict[str, Any],
 ) -> Path:
-    """Write `out/checkpoint-<step>` atomically and return it."""
+    """Write `out/checkpoint-<step>` into a hidden sibling, marker file last, and rename it into place."""
     final = out / f"checkpoint-{step}"
     tmp = out / f".checkpoint-{step}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    old = out / f".checkpoint-{step}.old"
+    for stale in (tmp, old):
+        shutil.rmtree(stale, ignore_errors=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     save_file(trainable, str(tmp / TRAINABLE))
     torch.save(state, tmp / STATE)
-    (tmp / META).write_text(json.dumps({**meta, "step": step}, indent=2))
-    shutil.rmtree(final, ignore_errors=True)
+    atomic_write(tmp / META, json.dumps({**meta, "step": step}, indent=2))
+    if final.exists():
+        final.rename(old)
     tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
     return final
 
 
 def load_state(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """The trainable weights and the optimizer/scheduler/RNG state of a checkpoint."""
-    state = torch.load(folder / STATE, weights_only=True)
-    return load_file(str(folder / TRAINABLE)), dict(state)
+    """The trainable weights and the optimizer/scheduler/RNG state of a checkpoint.
+
+    Only tensors and plain containers are loaded (`weights_only`); a bare pickle, a truncated or damaged
+    file is refused in one sentence naming it and how to recover.
+    """
+    trainable, state_path = folder / TRAINABLE, folder / STATE
+    for path in (trainable, state_path):
+        if not path.is_file():
+            raise damaged(path, "missing", _recover(folder))
+    try:
+        tensors = load_file(str(trainable))
+    except (OSError, SafetensorError):
+        raise damaged(trainable, "truncated or not a safetensors file", _recover(folder)) from None
+    with state_path.open("rb") as handle:
+        if handle.read(4) != ZIP_MAGIC:
+            raise damaged(state_path, "not a torch.save archive, and a bare pickle is never loaded", _recover(folder))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = torch.load(state_path, weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError):
+        raise damaged(
+            state_path, "truncated, or holding more than tensors and plain values", _recover(folder)
+        ) from None
+    if not isinstance(state, dict) or not {"optimizer", "scheduler", "torch_rng"} <= set(state):
+        raise damaged(state_path, "not a trainer state written by rm-interp", _recover(folder))
+    return tensors, state
 
 
 def check_base(meta: dict[str, Any], fingerprint: str, base_name: str, where: str | Path) -> None:

@@ -17,11 +17,11 @@ PreferencePair(prompt='2+2?', chosen='4', rejected='5', family='toy')
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +29,10 @@ from typing import Any
 import pandas as pd
 
 from interp.errors import UserError
+from interp.hub import HUB_ID, hub_reachable, looks_like_path
 
 MESSAGE_FIELDS = (("chosen", "rejected"), ("conv_A", "conv_B"))
 FILE_TYPES = (".jsonl", ".json", ".parquet")
-_HUB_ID = re.compile(r"^[\w-][\w.-]*/[\w.-]+(:[\w.-]+)?$")
 
 
 @dataclass(frozen=True)
@@ -128,8 +128,10 @@ def pairs_from_records(records: Iterable[Mapping[str, Any]], source: str) -> lis
 def read_pairs(path: str | Path) -> list[PreferencePair]:
     """Read a `.jsonl`, `.json` or `.parquet` file of preference rows."""
     path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder; pass a preference file (.jsonl, .json or .parquet).")
     if not path.is_file():
-        raise UserError(f"Preference file {path} does not exist.")
+        raise UserError(f"Preference file {path} does not exist; check the path.")
     suffix = path.suffix.lower()
     try:
         if suffix == ".parquet":
@@ -143,18 +145,41 @@ def read_pairs(path: str | Path) -> list[PreferencePair]:
     return pairs_from_records(frame.to_dict("records"), path.name)
 
 
+@contextlib.contextmanager
+def _local_only() -> Iterator[None]:
+    """`datasets` and the hub client read only the local cache inside the block (no retries, no waiting)."""
+    import datasets.config
+    import huggingface_hub.constants
+
+    saved = huggingface_hub.constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE
+    huggingface_hub.constants.HF_HUB_OFFLINE = datasets.config.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        huggingface_hub.constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE = saved
+
+
 def load_hub_pairs(dataset_id: str, split: str = "train") -> list[PreferencePair]:
-    """Load a hub dataset with `datasets` (`org/name` or `org/name:config`); refuses clearly when offline."""
+    """Load a hub dataset with `datasets` (`org/name` or `org/name:config`); when the hub is unreachable
+    (2 s check) only the local cache is read, so an uncached dataset is refused at once."""
     import datasets
 
     name, _, config = dataset_id.partition(":")
+    reachable = hub_reachable()
     try:
-        data = datasets.load_dataset(name, config or None, split=split)
+        with contextlib.nullcontext() if reachable else _local_only():
+            data = datasets.load_dataset(name, config or None, split=split)
     except Exception as err:  # datasets raises many types for offline / missing datasets
+        if not reachable:
+            raise UserError(
+                f"The hub dataset '{dataset_id}' is not in the local Hugging Face cache and the hub is "
+                "unreachable (this machine may be offline); download it where the hub is reachable, or pass a "
+                "local .jsonl/.parquet file."
+            ) from err
         raise UserError(
-            f"Could not load dataset '{dataset_id}' from the hub (this machine may be offline): "
-            f"{str(err).splitlines()[0] if str(err) else type(err).__name__}; "
-            "download it and pass a local .jsonl/.parquet file instead."
+            f"Could not load the hub dataset '{dataset_id}' "
+            f"({str(err).splitlines()[0] if str(err) else type(err).__name__}); check the id, config and "
+            "split, and if this machine may be offline, pass a local .jsonl/.parquet file instead."
         ) from err
     return pairs_from_records(data, dataset_id)
 
@@ -188,7 +213,11 @@ def load_pairs(spec: str, n: int | None = None, seed: int = 0) -> list[Preferenc
         return neutral_pairs(n if n is not None else 2000, seed)
     if Path(spec).expanduser().exists():
         return subsample(read_pairs(Path(spec).expanduser()), n, seed)
-    if _HUB_ID.match(spec) and Path(spec).suffix.lower() not in FILE_TYPES:
+    if looks_like_path(spec) or Path(spec).suffix.lower() in FILE_TYPES:
+        raise UserError(
+            f"Preference file {spec} does not exist (and it is neither 'neutral' nor a hub dataset id); check the path."
+        )
+    if HUB_ID.fullmatch(spec.partition(":")[0]):
         return subsample(load_hub_pairs(spec), n, seed)
     raise UserError(f"'{spec}' is neither 'neutral', an existing .jsonl/.parquet file, nor a hub dataset id.")
 
