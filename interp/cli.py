@@ -48,18 +48,18 @@ def main() -> None:
 
         Console(stderr=True).print(f"[red]error:[/red] {escape(str(err))}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except Exception as err:  # click's own usage errors
+    except Exception as err:  # usage errors of typer (which bundles its own click) or of click itself
         import click
+        from typer._click.exceptions import ClickException
 
-        if isinstance(err, click.exceptions.ClickException):
+        if isinstance(err, ClickException | click.exceptions.ClickException):
             err.show()
             sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Exit):
+        if isinstance(err, typer.Exit | click.exceptions.Exit):
             sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Abort):
+        if isinstance(err, typer.Abort | click.exceptions.Abort):
             sys.exit(130)
         raise
-
 
 if __name__ == "__main__":
     main()

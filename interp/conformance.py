@@ -18,6 +18,8 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import torch
 
@@ -37,7 +39,7 @@ PAIRS: tuple[tuple[str, str], ...] = (
     ("Name the most important thing in a long and happy life.", "Power, wealth and achievement"),
 )
 CHECK_DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16")
-SHORT = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
+SHORT = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 # Scores computed twice with reductions in another order (another batch shape, padding side or cache split)
 # differ by rounding only. Reordering a length-n dot product moves it by about sqrt(n)·u·Σ|terms| (random-walk
@@ -74,7 +76,8 @@ def tolerance(handle: ModelHandle, scores: torch.Tensor) -> torch.Tensor:
 
 def _compare(handle: ModelHandle, what: str, reference: torch.Tensor, other: torch.Tensor) -> tuple[bool, str]:
     if not bool(torch.isfinite(reference).all() and torch.isfinite(other).all()):
-        return False, f"{what}: scores are NaN or infinite ({reference.tolist()} vs {other.tolist()})"
+        bad = int((~torch.isfinite(reference)).sum() + (~torch.isfinite(other)).sum())
+        return False, f"{what}: {bad} of {2 * len(reference)} scores are NaN or infinite"
     bound = tolerance(handle, reference)
     gap = (other - reference).abs()
     formula = f"1e-5·max(1,|s|)·√{handle.n_layers} layers{_dtype_note(handle)}"
@@ -93,7 +96,7 @@ def _dtype_note(handle: ModelHandle) -> str:
 
 
 def _name(dtype: torch.dtype) -> str:
-    return next((SHORT[k] for k, v in DTYPES.items() if v == dtype and k in SHORT), str(dtype))
+    return SHORT.get(dtype, str(dtype).removeprefix("torch."))
 
 
 def _scores(handle: ModelHandle, pairs: Sequence[tuple[str, str]], side: PaddingSide = "right") -> torch.Tensor:
@@ -148,7 +151,8 @@ def _in_dtype(handle: ModelHandle, dtype: torch.dtype) -> ModelHandle:
     """The handle itself when it already runs in `dtype`, else a copy of the model in `dtype` (head in fp32)."""
     if body_dtype(handle) == dtype:
         return handle
-    model = copy.deepcopy(handle.model).to(dtype)
+    model: Any = copy.deepcopy(handle.model)
+    model.to(dtype)
     if hasattr(model, "score"):
         model.score.float()
     return ModelHandle(model, handle.tokenizer, handle.name, handle.kind)
@@ -289,25 +293,22 @@ def conformance(
         raise UserError(f"'{handle.name}' is loaded as a language model; load it with load_rm to check it.")
     if len(pairs) < 2:
         raise UserError("Conformance needs at least two (prompt, answer) pairs.")
-    checks: list[tuple[str, Callable[[], tuple[bool, str]]]] = [
-        ("determinism", lambda: _determinism(handle, pairs)),
-        ("batch invariance", lambda: _batch(handle, pairs)),
-        ("padding invariance", lambda: _padding(handle, pairs)),
-        ("own head", lambda: _own_head(handle, pairs)),
-        ("cached prefix", lambda: _cached(handle, pairs)),
-    ]
     for name in dtypes:
         if name not in DTYPES:
             raise UserError(f"Unknown dtype '{name}'; use one of: {', '.join(DTYPES)}.")
-        dtype = DTYPES[name]
-        checks.append((f"finite {SHORT.get(name, name)}", lambda dtype=dtype: _finite(handle, pairs, dtype)))  # type: ignore[misc]
-    checks += [
-        ("template tokens", lambda: _template_tokens(handle, pairs)),
-        ("end of turn", lambda: _end_of_turn_check(handle, pairs)),
-        ("readout token", lambda: _readout(handle, pairs)),
-        ("pad collision", lambda: _pad_collision(handle, pairs)),
+    checks: list[tuple[str, Callable[..., tuple[bool, str]], tuple[object, ...]]] = [
+        ("determinism", _determinism, ()),
+        ("batch invariance", _batch, ()),
+        ("padding invariance", _padding, ()),
+        ("own head", _own_head, ()),
+        ("cached prefix", _cached, ()),
+        *((f"finite {_name(DTYPES[name])}", _finite, (DTYPES[name],)) for name in dtypes),
+        ("template tokens", _template_tokens, ()),
+        ("end of turn", _end_of_turn_check, ()),
+        ("readout token", _readout, ()),
+        ("pad collision", _pad_collision, ()),
     ]
-    return [_run(name, run) for name, run in checks]
+    return [_run(name, partial(run, handle, pairs, *extra)) for name, run, extra in checks]
 
 
 def _run(name: str, run: Callable[[], tuple[bool, str]]) -> Check:

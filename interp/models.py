@@ -321,6 +321,7 @@ def _load(
     device: str,
     device_map: str | dict[str, Any] | None,
     trust_remote_code: bool,
+    new_head: bool = False,
     **extra: Any,
 ) -> ModelHandle:
     torch_dtype = _dtype(dtype)
@@ -334,6 +335,8 @@ def _load(
             f"{'reward model (sequence classification)' if kind == 'rm' else 'causal language model'}; "
             "pass a decoder model such as Llama, Gemma or Qwen."
         )
+    if kind == "rm" and not new_head:
+        _refuse_untrained_head(name, config)
     if config.pad_token_id is None:
         config.pad_token_id = tokenizer.pad_token_id
     model = _from_pretrained(
@@ -367,6 +370,18 @@ def load_lm(
     return _load(AutoModelForCausalLM, name, "lm", dtype, device, device_map, trust_remote_code)
 
 
+def _refuse_untrained_head(name: str, config: Any) -> None:
+    """A folder saved as a causal LM has no trained score head: loading it as an RM would score with a random one."""
+    architectures = list(getattr(config, "architectures", None) or [])
+    heads = ("ForSequenceClassification", "ForRewardModel")
+    if architectures and not getattr(config, "auto_map", None) and not any(a.endswith(heads) for a in architectures):
+        raise UserError(
+            f"'{name}' is a language model ({architectures[0]}), not a reward model, so its score head "
+            "would be random; build an RM from it (rm_from_base, or --base-for-new-head / --base on the "
+            "command line) or pass a trained RM."
+        )
+
+
 def load_rm(
     name: str,
     dtype: str | torch.dtype = "float32",
@@ -387,6 +402,12 @@ def load_rm(
     )
 
 
+def _new_rm(base: str, dtype: str | torch.dtype, device: str, trust_remote_code: bool) -> ModelHandle:
+    return _load(
+        AutoModelForSequenceClassification, base, "rm", dtype, device, None, trust_remote_code, True, num_labels=1
+    )
+
+
 def rm_from_base(
     base: str,
     seed: int = 0,
@@ -396,7 +417,7 @@ def rm_from_base(
 ) -> ModelHandle:
     """A new RM: the base LM's body plus a freshly initialised scalar head (seeded, so reproducible)."""
     torch.manual_seed(seed)
-    handle = load_rm(base, dtype=dtype, device=device, trust_remote_code=trust_remote_code)
+    handle = _new_rm(base, dtype, device, trust_remote_code)
     handle.model.config.rm_interp_base = base
     return handle
 

@@ -73,7 +73,8 @@ def render_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str) -> str:
     )
 
 
-def _adds_bos(tokenizer: PreTrainedTokenizerBase) -> bool:
+def adds_bos(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """Whether the tokenizer puts a BOS token first when it encodes text."""
     bos = tokenizer.bos_token_id
     return bos is not None and tokenizer("a").input_ids[:1] == [bos]
 
@@ -81,7 +82,7 @@ def _adds_bos(tokenizer: PreTrainedTokenizerBase) -> bool:
 def token_ids(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
     """Token ids of already rendered text, with exactly one BOS when the tokenizer uses one."""
     ids: list[int] = tokenizer(text, add_special_tokens=False).input_ids
-    if _adds_bos(tokenizer) and ids[:1] != [tokenizer.bos_token_id]:
+    if adds_bos(tokenizer) and ids[:1] != [tokenizer.bos_token_id]:
         ids = [tokenizer.bos_token_id, *ids]
     return ids
 

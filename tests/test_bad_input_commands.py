@@ -61,6 +61,7 @@ def _write_inputs(root: Path) -> None:
         "empty.dicx": b"",
         "scores_latin1.csv": (SCORES_HEADER + "m,p,caf\xe9,1\n").encode("latin-1"),
         "scores_empty.csv": b"",
+        "scores_open_quote.csv": (SCORES_HEADER + 'm,p,"love,1\n').encode(),
         "families_latin1.csv": "model,family\nm\xe9,llama\n".encode("latin-1"),
         "file": b"a file, not a folder\n",
         "prev/fig1_table.csv": b"another run's table\n",
@@ -70,6 +71,9 @@ def _write_inputs(root: Path) -> None:
         "cache/README": b"lexicon cache\n",
         "not_a_model/README.txt": b"no model here\n",
         "metrics_only/metrics.json": b"{}\n",
+        "dotted_key.csv": b"key,text\n../up,What is best?\n",
+        "logprobs_run/config.json": b'{"kind": "logprobs"}\n',
+        "logprobs_run/logprobs.csv": b"another command's table\n",
     }
     for name, data in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
@@ -164,6 +168,8 @@ DIST_CASES = [
     case("out-file", [*DIST_RM, "--out", "{file}"], "is a file"),
     case("prompts-missing", DIST_RM, "does not exist", "--prompts", "{missing}"),
     case("prompts-latin1", DIST_RM, "UTF-8", "--prompts", "{latin1_txt}"),
+    case("prompt-key-not-a-folder", DIST_RM, "cannot name a folder", "--prompts", "{dotted_key_csv}"),
+    case("out-of-logprobs", [*DIST_RM, "--out", "{logprobs_run}"], "output of `rm-interp logprobs`"),
     case("device-map-new-head", DIST, "--device-map", "--base-for-new-head", "{base_a}", "--device-map", "auto"),
     case("rm-not-a-model", DIST, "not_a_model", "--rm", "{not_a_model}"),
     case("dtype", DIST_RM, "dtype", "--dtype", "float8"),
@@ -219,13 +225,17 @@ STATS_CASES = [
     case("out-file", [*STATS, "--out", "{file}"], "is a file"),
     case("out-under-file", [*STATS, "--out", "{file}/stats"], "under the file"),
     case("scores-missing", [*STATS[:2], "{missing}", *STATS[3:]], "does not exist"),
-    case("scores-latin1", [*STATS[:2], "{scores_latin1_csv}", *STATS[3:]], "scores_latin1.csv"),
-    case("scores-empty", [*STATS[:2], "{scores_empty_csv}", *STATS[3:]], "scores_empty.csv"),
+    case("scores-latin1", [*STATS[:2], "{scores_latin1_csv}", *STATS[3:]], "not UTF-8"),
+    case("scores-binary", [*STATS[:2], "{binary_txt}", *STATS[3:]], "binary"),
+    case("scores-empty", [*STATS[:2], "{scores_empty_csv}", *STATS[3:]], "(--scores) is empty"),
+    case("scores-open-quote", [*STATS[:2], "{scores_open_quote_csv}", *STATS[3:]], "not a valid CSV table"),
     case("scores-empty-folder", [*STATS[:2], "{empty_folder}", *STATS[3:]], "empty_folder"),
-    case("scores-garbage-parquet", [*STATS[:2], "{garbage_parquet}", *STATS[3:]], "garbage.parquet"),
+    case("scores-garbage-parquet", [*STATS[:2], "{garbage_parquet}", *STATS[3:]], "not a readable parquet"),
     case("families-missing", STATS, "does not exist", "--families", "{missing}"),
     case("families-latin1", STATS, "UTF-8", "--families", "{families_latin1_csv}"),
     case("families-folder", STATS, "is a folder", "--families", "{empty_folder}"),
+    case("families-binary", STATS, "binary", "--families", "{binary_txt}"),
+    case("families-empty", STATS, "is empty", "--families", "{empty_txt}"),
     case("families-no-columns", STATS, "'model' and 'family'", "--families", "{no_text_csv}"),
     case("lexicon-missing", STATS, "does not exist", "--lexicon", "{missing}"),
     case("prompts-missing", STATS, "does not exist", "--prompts", "{missing}"),
@@ -236,6 +246,7 @@ def _check(args: list[str], expect: str, ws: Workspace) -> None:
     run = assert_refused([a.format(**ws.paths) for a in args], ws.root)
     assert run.exit_code == 2, run.output
     assert expect in run.output, run.output
+    assert "codec" not in run.output, run.output  # the house message, not Python's decoder's
 
 
 @pytest.mark.parametrize(("args", "expect"), CAPTURE_CASES)

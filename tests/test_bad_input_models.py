@@ -285,3 +285,21 @@ def test_cli_trust_remote_code_reaches_the_loader(root, tmp_path, monkeypatch):
     run = assert_refused(["models", "check", model, "--trust-remote-code"], root)
     assert "needs remote code" not in run.output and "x.py" in run.output, run.output
     assert "Checkout" not in run.output  # only the first sentence of transformers' message is quoted
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sweep", "--rm", "G", "--out", "O", "--limit-prompts", "1"],
+        ["sweep", "--rm", "G", "--lexicon", "vocab", "--out", "O", "--limit-prompts", "1"],
+    ],
+    ids=["sweep", "sweep-vocab"],
+)
+def test_language_model_is_not_scored_with_a_random_head(root, args):
+    """A causal-LM folder given where a trained RM is expected would be scored by a random head: refused."""
+    with pytest.raises(UserError, match="not a reward model"):
+        load_rm(str(root / "models" / "good"))
+    assert load_rm(str(root / "models" / "good-rm")).kind == "rm"  # a saved RM loads
+    slots = {"G": str(root / "models" / "good"), "O": str(root / "out")}
+    run = assert_refused([slots.get(arg, arg) for arg in args], root)
+    assert "not a reward model" in run.output

@@ -21,6 +21,7 @@ from interp.errors import UserError
 from interp.models import ModelHandle, rm_from_base
 from interp.prompts import paper_prompts
 from interp.tiny import Arch
+from tests.refusal import assert_refused, run_cli
 
 PROMPTS = paper_prompts()[:1]
 KEY = PROMPTS[0].key
@@ -70,7 +71,8 @@ def test_torchrun_two_gloo_ranks_equal_one_process(tiny_folder: Callable[[Arch],
     pd.testing.assert_frame_equal(two, pd.read_parquet(tmp_path / "one" / "scores.parquet"), check_exact=True)
     config = json.loads((tmp_path / "two" / "config.json").read_text())
     assert (
-        config["world_size"] == 2
+        config["kind"] == "sweep"
+        and config["world_size"] == 2
         and config["vocab_counts"] == json.loads((tmp_path / "one" / "config.json").read_text())["vocab_counts"]
     )
 
@@ -111,3 +113,22 @@ def test_bad_worlds_and_folders_are_user_errors(rm: ModelHandle, tiny_folder: Ca
     other = rm_from_base(str(tiny_folder("llama")), seed=4)  # another head: another fingerprint
     with pytest.raises(UserError, match="written with a different model"):
         sweep(other, tmp_path, World(0, 2))
+
+
+def test_sweep_and_sweep_distributed_share_a_folder(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:
+    """Either command resumes the other's vocabulary shards, and both refuse another model's or lexicon's run."""
+    out = tmp_path / "vocab"
+    common = ["--base-for-new-head", str(tiny_folder("llama")), "--limit-prompts", "1", "--batch-size", "16"]
+    common += ["--shard-size", str(SHARD), "--out", str(out)]
+    assert run_cli("sweep", *common, "--lexicon", "vocab", "--seed", "3").exit_code == 0
+    shards, table = shard_times(out), pd.read_parquet(out / "scores.parquet")
+    done = run_cli("sweep-distributed", *common, "--seed", "3")
+    assert done.exit_code == 0, done.output
+    assert shard_times(out) == shards  # every shard reused, none rewritten
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "scores.parquet"), table, check_exact=True)
+    config = json.loads((out / "config.json").read_text())
+    assert config["kind"] == "sweep" and config["answers"] == "vocab" and config["world_size"] == 1
+    assert "fingerprint" in assert_refused(["sweep-distributed", *common, "--seed", "4"], tmp_path).output
+    assert "answers" in assert_refused(["sweep", *common, "--seed", "3", "--lexicon", "default"], tmp_path).output
+    refused = assert_refused(["logprobs", "--model", str(tiny_folder("llama")), "--out", str(out)], tmp_path)
+    assert "output of `rm-interp sweep`" in refused.output

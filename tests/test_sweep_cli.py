@@ -206,3 +206,23 @@ def test_command_errors(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> 
         invoke("sweep", "--base-for-new-head", folder, "--limit-prompts", "0", "--out", str(tmp_path))
     with pytest.raises(UserError, match="wrapper"):
         invoke("logprobs", "--model", folder, "--wrapper", "chatml", "--out", str(tmp_path))
+
+
+def test_tables_and_config_are_replaced_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails before its rename (disk full, kill) leaves the earlier table and config intact."""
+    from interp.sweep.outputs import write_config, write_table
+
+    write_table(pd.DataFrame({"score": [1.0]}), tmp_path, "scores")
+    write_config(tmp_path, {"kind": "sweep", "run": "earlier"})
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def disk_full(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("interp.files.os.replace", disk_full)
+        with pytest.raises(OSError):
+            write_table(pd.DataFrame({"score": [2.0, 3.0]}), tmp_path, "scores")
+        with pytest.raises(OSError):
+            write_config(tmp_path, {"kind": "sweep", "run": "later"})
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temporary file left either

@@ -101,7 +101,9 @@ def test_bf16_resume_matches_held_out_accuracy(tiny_folder: Callable[[Arch], Pat
 def test_learns_an_easy_family_above_chance(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:
     pairs = neutral_pairs(400, seed=0, families=["format"])
     train_rm(
-        config(tiny_folder("llama"), tmp_path, k=4, steps=50, batch_size=16, lr=3e-3, save_every=50),
+        config(
+            tiny_folder("llama"), tmp_path, k=4, steps=50, batch_size=16, lr=3e-3, save_every=50, head_init="random"
+        ),
         pairs,
         progress=False,
     )

@@ -19,7 +19,6 @@ import typer
 from rich.console import Console
 
 from interp.errors import UserError
-from interp.files import check_output_folder
 
 if TYPE_CHECKING:
     from interp.distributed.world import World
@@ -81,8 +80,9 @@ def load_for_rank(
 
 
 def pick_prompts(spec: str, keys: list[str] | None, limit: int | None) -> tuple[Prompt, ...]:
-    """`grid` or a prompt file, optionally only the given keys (in the file's order) or the first `limit`."""
-    from interp.sweep.outputs import choose_prompts
+    """`grid` or a prompt file, optionally only the given keys (in the file's order) or the first `limit`;
+    refuses keys that cannot name a shard folder."""
+    from interp.sweep.outputs import check_prompt_keys, choose_prompts
 
     prompts = choose_prompts(spec, limit)
     if keys:
@@ -90,6 +90,7 @@ def pick_prompts(spec: str, keys: list[str] | None, limit: int | None) -> tuple[
         if unknown:
             raise UserError(f"Unknown prompt key '{unknown[0]}'; use a key of {spec} (e.g. {prompts[0].key}).")
         prompts = tuple(p for p in prompts if p.key in keys)
+    check_prompt_keys(prompts)
     return prompts
 
 
@@ -123,18 +124,21 @@ def register(app: typer.Typer) -> None:
         start = time.perf_counter()
         check_model_options(rm, base_for_new_head, device_map)
         check_sizes(batch_size, shard_size, timeout_minutes, rank, world_size)
-        check_output_folder(out)
+        from interp.sweep.outputs import check_run_folder, check_same_run, write_config
+
+        found = check_run_folder(out, "sweep")  # shared with `rm-interp sweep --lexicon vocab`, no other command
         chosen = pick_prompts(prompts, prompt, limit_prompts)
         from interp.distributed.placement import default_dtype
         from interp.distributed.sweep import distributed_vocab_sweep
         from interp.distributed.world import init_world, shutdown
-        from interp.sweep.outputs import write_config
 
         world = init_world(rank, world_size, timeout_minutes=timeout_minutes)
         try:
             handle, label = load_for_rank(
                 world, rm, base_for_new_head, seed, dtype or default_dtype(), device_map, trust_remote_code
             )
+            dtype_name = str(handle.model.dtype).removeprefix("torch.")
+            check_same_run(out, found, {"fingerprint": handle.fingerprint, "dtype": dtype_name, "answers": "vocab"})
             counts = distributed_vocab_sweep(handle, chosen, out, label, world, shard_size, batch_size)
         finally:
             shutdown(world)
@@ -146,9 +150,10 @@ def register(app: typer.Typer) -> None:
                 )
             return
         config: dict[str, Any] = {
+            "kind": "sweep",
             "model": label,
             "fingerprint": handle.fingerprint,
-            "dtype": str(handle.model.dtype).removeprefix("torch."),
+            "dtype": dtype_name,
             "seed": seed,
             "prompts": [p.key for p in chosen],
             "batch_size": batch_size,

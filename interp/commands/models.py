@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from interp.embedded import EMBEDDED
-from interp.errors import UserError
 from interp.listing import FORMAT_HELP, choose_format, print_records
 
 if TYPE_CHECKING:
@@ -86,24 +85,21 @@ def _declares_reward_model(name: str) -> bool:
         return False
     try:
         architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []
-    except (ValueError, UnicodeDecodeError, AttributeError) as err:
-        raise UserError(f"The model config {config} is not valid JSON ({err}); point to a saved model folder.") from err
+    except (ValueError, AttributeError):  # not a readable config: the loader says what is wrong with it
+        return False
     return any(str(a).endswith("ForSequenceClassification") for a in architectures)
 
 
 def _rm_for_checks(name: str, dtype: str, trust_remote_code: bool) -> tuple[ModelHandle, str]:
     """The RM the checks run on, and a sentence saying how it was made."""
-    import torch
-
     from interp.models import load_rm, rm_from_base
 
     if _declares_reward_model(name):
         return load_rm(name, dtype=dtype, trust_remote_code=trust_remote_code), f"{name}: loaded as a reward model"
-    how = f"{name}: a causal LM; checking an RM built from it (its body + a fresh scalar head, seed 0)"
-    if not trust_remote_code:
-        return rm_from_base(name, seed=0, dtype=dtype), how
-    torch.manual_seed(0)  # rm_from_base without remote code support: the same seeded head
-    return load_rm(name, dtype=dtype, trust_remote_code=True), how
+    return (
+        rm_from_base(name, seed=0, dtype=dtype, trust_remote_code=trust_remote_code),
+        f"{name}: a causal LM; checking an RM built from it (its body + a fresh scalar head, seed 0)",
+    )
 
 
 @models_app.command("check")
@@ -117,23 +113,22 @@ def check(
             help="Run the RM conformance checks and print one row per check (exit 1 if any fails).",
         ),
     ] = False,
-    fmt: Annotated[str | None, typer.Option("--format", help=FORMAT_HELP + " (with --conformance)")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", help=FORMAT_HELP)] = None,
     trust_remote_code: Annotated[
         bool, typer.Option("--trust-remote-code", help="Run the model's own Python code from its folder or hub id.")
     ] = False,
 ) -> None:
-    """Load a model and print its shape and load time; with --conformance, check it as a reward model.
+    """Load a model and print its kind, shape, fingerprint and load time; with --conformance, check it as an RM.
 
-    --conformance scores a few fixed conversations and checks: determinism, batch-1 vs batched and left vs
-    right padding, the toolkit's readout vs the model's own head, prompt-cached vs full-sequence scores,
-    finite scores in fp32, bf16 and fp16, one BOS, the end-of-turn token, the readout token, and pad-token
-    collisions. A causal LM (or an embedded name) is checked as an RM built from it with a fresh head; an RM
-    folder is checked as it is. Exit status: 0 when every check passes, 1 when any fails (a finding about
-    the model; every row is still printed), 2 for a bad input.
+    --conformance: a causal LM or embedded name is checked as an RM built from it (fresh head, seed 0), an RM as it is.
+
+    Checks: determinism, batch, padding, own head, cached prefix, finite fp32/bf16/fp16, BOS, end of turn, readout, pad.
+
+    Exit status: 0 when every check passes, 1 when any fails (a finding about the model), 2 for a bad input.
     """
-    chosen = choose_format(fmt) if conformance else None
+    chosen = choose_format(fmt)
     if not conformance:
-        _describe(name, dtype, trust_remote_code)
+        _describe(name, dtype, trust_remote_code, chosen)
         return
     from interp.conformance import conformance as run_checks
 
@@ -146,22 +141,26 @@ def check(
         sys.exit(1)
 
 
-def _describe(name: str, dtype: str, trust_remote_code: bool) -> None:
+def _describe(name: str, dtype: str, trust_remote_code: bool, fmt: str) -> None:
     from interp.models import load_lm, load_rm
 
     started = time.perf_counter()
-    if _declares_reward_model(name):
-        handle = load_rm(name, dtype=dtype, trust_remote_code=trust_remote_code)
-    else:
-        handle = load_lm(name, dtype=dtype, trust_remote_code=trust_remote_code)
+    load = load_rm if _declares_reward_model(name) else load_lm
+    handle = load(name, dtype=dtype, trust_remote_code=trust_remote_code)
     seconds = time.perf_counter() - started
     config = handle.model.config
-    architecture = config.architectures[0] if config.architectures else type(handle.model).__name__
-    print(
-        f"{name}: kind={handle.kind} architecture={architecture} layers={handle.n_layers} "
-        f"d_model={handle.d_model} vocab={len(handle.tokenizer)} dtype={handle.model.dtype} "
-        f"fingerprint={handle.fingerprint} load_seconds={seconds:.2f}"
-    )
+    row = {
+        "name": name,
+        "kind": handle.kind,
+        "architecture": config.architectures[0] if config.architectures else type(handle.model).__name__,
+        "layers": handle.n_layers,
+        "d_model": handle.d_model,
+        "vocab": len(handle.tokenizer),
+        "dtype": str(handle.model.dtype).removeprefix("torch."),
+        "fingerprint": handle.fingerprint,
+        "load_seconds": round(seconds, 2),
+    }
+    print_records([row], fmt)
 
 
 def register(app: typer.Typer) -> None:

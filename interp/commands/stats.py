@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from interp.errors import UserError
-from interp.files import check_output_folder, read_text, staged_folder
+from interp.files import check_output_folder, staged_folder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -141,8 +141,6 @@ def run_stats(
     start = time.perf_counter()
     config = config or StatsConfig()
     check_options(out, config.n_perm, config.n_boot, config.n_shuffle)
-    if families != "registry":
-        read_text(families, "family file", "--families")  # a missing, binary or non-UTF-8 file, in one line
     chosen_lexicon = load_lexicon(lexicon)
     prompt_set = load_prompts(prompts) if prompts else paper_prompts()
     table = read_scores(scores, prompt_set)

@@ -61,7 +61,15 @@ def train_rm_command(
     epochs: Annotated[int, typer.Option(help="passes over the training pairs (ignored with --steps)")] = 1,
     steps: Annotated[int | None, typer.Option(help="total optimizer steps (overrides --epochs)")] = None,
     batch_size: Annotated[int, typer.Option(help="pairs per step")] = 16,
-    lr: Annotated[float, typer.Option(help="peak learning rate (AdamW, cosine, warm-up --warmup)")] = 1e-4,
+    lr: Annotated[float, typer.Option(help="peak learning rate of the body (AdamW, cosine, warm-up --warmup)")] = 1e-4,
+    head_lr: Annotated[float, typer.Option(help="peak learning rate of the score head")] = 1e-3,
+    head_init: Annotated[
+        str,
+        typer.Option(
+            help="'fit' (logistic regression on frozen features, then fine-tune), 'lm-contrast' (the LM's "
+            "Good−Bad unembedding) or 'random'"
+        ),
+    ] = "fit",
     warmup: Annotated[float, typer.Option(help="warm-up fraction of the steps, in [0, 1)")] = 0.03,
     save_every: Annotated[int, typer.Option(help="checkpoint every N steps (and at the end)")] = 100,
     seed: Annotated[int, typer.Option(help="seed of the head initialisation and the data order")] = 0,
@@ -102,6 +110,8 @@ def train_rm_command(
         steps=steps,
         batch_size=batch_size,
         lr=lr,
+        head_lr=head_lr,
+        head_init=head_init,
         warmup=warmup,
         save_every=save_every,
         seed=seed,
@@ -123,6 +133,7 @@ def train_rm_command(
     start = m["held_out_accuracy_at_start"]
     console.print(
         f"held-out pairwise accuracy {m['held_out_accuracy']:.3f} on {m['held_out_pairs']} pairs "
+        f"(frozen linear head {m['frozen_head_accuracy']:.3f}) "
         f"(at start {'n/a' if start is None else f'{start:.3f}'}); {m['steps']} steps in "
         f"{m['wall_seconds']:.0f} s, peak RSS {m['peak_rss_mb']:.0f} MiB; final checkpoint "
         f"{m['final_checkpoint']}"

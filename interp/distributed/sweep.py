@@ -26,15 +26,10 @@ from interp.errors import UserError
 from interp.models import ModelHandle
 from interp.prompts import Prompt
 from interp.shards import ShardFolder
-from interp.sweep.outputs import write_table
+from interp.sweep.outputs import check_prompt_keys, check_shard_folders, shard_folder, write_table
 from interp.sweep.vocab import n_shards, sweep_vocab, vocab_key, vocab_table
 
 Unit = tuple[Prompt, int]
-
-
-def shard_folder(out: Path, prompt: Prompt) -> Path:
-    """Where the shards of one prompt live (the layout of `rm-interp sweep --lexicon vocab`)."""
-    return out / "shards" / prompt.key
 
 
 def vocab_units(handle: ModelHandle, prompts: Sequence[Prompt], shard_size: int) -> list[Unit]:
@@ -116,7 +111,8 @@ def merge_vocab(
         table, counts[prompt.key] = vocab_table(rows, label, prompt)
         tables.append(table)
     write_table(pd.concat(tables, ignore_index=True), out, "scores")
-    return {"lexicon": "whole vocabulary (every token id decoded alone)", "vocab_counts": counts}
+    lexicon = "whole vocabulary (every token id decoded alone)"
+    return {"answers": "vocab", "lexicon": lexicon, "vocab_counts": counts}  # as `sweep --lexicon vocab` records
 
 
 def distributed_vocab_sweep(
@@ -133,12 +129,15 @@ def distributed_vocab_sweep(
     """This rank's share of the sweep, then (rank 0, after the barrier) the merged `OUT/scores.*`.
 
     Returns the merge's counts where this process merged, None elsewhere (other ranks; a standalone rank
-    while some other rank's shards are still missing).
+    while some other rank's shards are still missing). Refuses, before writing, prompt keys that cannot
+    name a folder and shard folders written by another model or setting.
     """
     out = Path(out)
     if not prompts:
         raise UserError("No prompts to sweep; give at least one prompt.")
+    check_prompt_keys(tuple(prompts))
     agree(world, sweep_settings(handle, prompts, label, shard_size, batch_size))
+    check_shard_folders([(shard_folder(out, p), vocab_key(handle, p, shard_size)) for p in prompts])
     show = progress and (world.main or not world.group)  # one bar per terminal under torchrun
     sweep_rank(handle, prompts, out, world, shard_size, batch_size, show, on_shard)
     barrier(world)

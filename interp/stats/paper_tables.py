@@ -12,6 +12,7 @@ Scores must be finite; the prompt keys must be exactly those of the prompt set.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pandas as pd
 
 from interp import registry
 from interp.errors import UserError
+from interp.files import read_text
 from interp.prompts import Prompt
 
 LONG = ["model", "prompt", "word", "score"]
@@ -43,12 +45,19 @@ def _files(sources: Iterable[Path]) -> list[Path]:
 
 
 def _read(path: Path) -> pd.DataFrame:
-    try:
-        if path.suffix.lower() == ".parquet":
+    if path.suffix.lower() == ".parquet":
+        try:
             return pd.read_parquet(path)
-        return pd.read_csv(path, keep_default_na=False, na_values=["", "NA", "NaN", "nan"])
-    except (ValueError, OSError, pd.errors.ParserError) as err:
-        raise UserError(f"Could not read score file {path}: {err}.") from None
+        except (ValueError, OSError):
+            raise UserError(
+                f"The score file {path} is not a readable parquet file; give a parquet or CSV score table."
+            ) from None
+    text = read_text(path, "score file", "--scores")
+    try:
+        return pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=["", "NA", "NaN", "nan"])
+    except ValueError as err:  # pandas' ParserError is a ValueError
+        reason = str(err).rsplit("error: ", 1)[-1].rstrip(".")
+        raise UserError(f"The score file {path} is not a valid CSV table ({reason}); fix its rows.") from None
 
 
 def _from_wide(path: Path, frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
@@ -146,10 +155,7 @@ def _model_key(name: str) -> str:
 
 def families_from_csv(path: Path, models: Iterable[str]) -> dict[str, str]:
     """Each model's family from a CSV with columns `model,family` (model = name or file stem)."""
-    if not path.is_file():
-        raise UserError(f"Family file {path} does not exist; give a CSV with columns model,family.")
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = list(csv.DictReader(io.StringIO(read_text(path, "family file", "--families"), newline="")))
     if not rows or not {"model", "family"} <= set(rows[0]):
         raise UserError(f"{path}: a family file needs columns 'model' and 'family'.")
     table = {_model_key(r["model"]): r["family"].strip().lower() for r in rows}

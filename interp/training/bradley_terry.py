@@ -48,9 +48,19 @@ from interp.training.checkpoints import (
     read_meta,
     save_checkpoint,
 )
+from interp.training.features import warm_start
+from interp.training.head_fit import HEAD_INITS
 from interp.training.prefdata import PreferencePair, data_hash
 from interp.training.runlog import MetricsLog
-from interp.training.trainable import Prepared, TrainMode, export_model, load_trainable, prepare, trainable_state
+from interp.training.trainable import (
+    Prepared,
+    TrainMode,
+    export_model,
+    load_trainable,
+    param_groups,
+    prepare,
+    trainable_state,
+)
 
 AUTOCAST = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": None, "float32": None}
 # Settings that may change between an interrupted run and its resume without changing the result.
@@ -84,6 +94,8 @@ class TrainConfig:
     eval_batch_size: int = 32
     device: str = "cpu"
     trust_remote_code: bool = False
+    head_init: str = "fit"
+    head_lr: float = 1e-3
 
     def __post_init__(self) -> None:
         """Refuse, before anything is loaded or written, every setting that cannot run."""
@@ -96,7 +108,9 @@ class TrainConfig:
                 raise UserError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}.")
         if self.steps is not None and self.steps < 1:
             raise UserError(f"--steps must be at least 1, not {self.steps}.")
-        for name in ("lr", "lora_alpha", "max_grad_norm"):
+        if self.head_init not in HEAD_INITS:
+            raise UserError(f"Unknown --head-init '{self.head_init}'; use one of: {', '.join(HEAD_INITS)}.")
+        for name in ("lr", "head_lr", "lora_alpha", "max_grad_norm"):
             if not getattr(self, name) > 0:
                 raise UserError(f"--{name.replace('_', '-')} must be positive, not {getattr(self, name)}.")
         for name, value, low, high in (
@@ -253,6 +267,8 @@ def train_rm(
     tokens = encode_preferences(handle.tokenizer, pairs, config.max_length)
     train_rows, held_rows = split_by_prompt(tokens.pairs, config.held_out, config.split_seed)
     train, held = tokens.subset(train_rows), tokens.subset(held_rows)
+    start_layer = handle.n_layers - config.k if config.mode == "last-k" else None
+    head = warm_start(handle, tokens, train_rows, held_rows, start_layer, config.head_init, config.seed, progress)
     total = config.steps or config.epochs * steps_per_epoch(len(train), config.batch_size)
     meta = {
         "base": config.base,
@@ -265,7 +281,8 @@ def train_rm(
         "dropped_too_long": tokens.dropped_too_long,
         "config": asdict(config),
     }
-    optimizer = torch.optim.AdamW(list(prepared.params.values()), lr=config.lr, weight_decay=config.weight_decay)
+    groups = param_groups(prepared, config.lr, config.head_lr)
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = get_cosine_schedule_with_warmup(optimizer, math.ceil(config.warmup * total), total)
     torch.manual_seed(config.seed)
     last = _resume_point(config, meta, list_checkpoints(out))
@@ -336,6 +353,8 @@ def train_rm(
         "held_out_accuracy_by_family": by_family,
         "held_out_loss": held_loss,
         "held_out_accuracy_at_start": initial,
+        "frozen_head_accuracy": head.frozen_head_accuracy,
+        "head_init": head.init,
         "steps": total,
         "resumed_from_step": start or None,
         "wall_seconds": round(time.perf_counter() - started, 2),

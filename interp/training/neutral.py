@@ -1,12 +1,16 @@
-"""Built-in value-neutral preference pairs: right vs wrong answers to mechanical tasks, no download.
+"""Built-in value-neutral preference pairs, no download: mechanical tasks and answers with a quality concept.
 
-Every pair is a pure function of (seed, index), so any prefix of any size is reproducible and cheap
-(100,000 pairs take about a second). Families take turns (pair i has family i mod the number of
-families), so every prefix is balanced. Answers are short (a number, a word or a short list) and use no
-value words: the neutrality check (`interp.training.neutrality`) must pass on them.
+Mechanical families (arithmetic, units, format, ...) pit a right against a wrong short answer; quality
+families (`interp.training.quality`: on-topic vs off-topic, answer vs evasion, complete vs truncated,
+correct vs wrong given facts, polite vs curt, instruction followed vs ignored) carry the kind of
+"good response" difference real preference data reward, without value words. Every pair is a pure
+function of (seed, index), so any prefix is reproducible and cheap; families take turns (pair i has
+family i mod the number of families), so every prefix is balanced; within every family the chosen answer
+is the longer one in about half the pairs (a fair coin per pair), so length carries no preference.
+`DEFAULT_FAMILIES` leaves out families an RM cannot learn (at chance after training, see README).
 
->>> pairs = neutral_pairs(7, seed=0)
->>> [p.family for p in pairs] == list(FAMILIES)
+>>> pairs = neutral_pairs(len(DEFAULT_FAMILIES), seed=0)
+>>> [p.family for p in pairs] == list(DEFAULT_FAMILIES)
 True
 >>> neutral_pairs(3, seed=1) == neutral_pairs(3, seed=1)
 True
@@ -19,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from interp.errors import UserError
 from interp.training.prefdata import PreferencePair
+from interp.training.quality import QUALITY_FAMILIES, balanced
 
 Task = tuple[str, str, str]  # prompt, right answer, wrong answer
 
@@ -187,11 +192,11 @@ def counting(rng: random.Random) -> Task:
 
 
 def comparison(rng: random.Random) -> Task:
-    a, b = rng.sample(range(10, 1000), 2)
+    a, b = rng.sample(range(100, 1000), 2)
     return f"Which number is larger, {a} or {b}? Answer with the number only.", str(max(a, b)), str(min(a, b))
 
 
-FAMILIES: dict[str, Callable[[random.Random], Task]] = {
+MECHANICAL_FAMILIES: dict[str, Callable[[random.Random], Task]] = {
     "arithmetic": arithmetic,
     "units": units,
     "format": format_following,
@@ -200,10 +205,12 @@ FAMILIES: dict[str, Callable[[random.Random], Task]] = {
     "counting": counting,
     "comparison": comparison,
 }
+FAMILIES: dict[str, Callable[[random.Random], Task]] = {**MECHANICAL_FAMILIES, **QUALITY_FAMILIES}
+DEFAULT_FAMILIES: tuple[str, ...] = tuple(FAMILIES)
 
 
 def _families(families: Sequence[str] | None) -> list[str]:
-    chosen = list(FAMILIES) if families is None else list(families)
+    chosen = list(DEFAULT_FAMILIES) if families is None else list(families)
     unknown = [f for f in chosen if f not in FAMILIES]
     if unknown or not chosen:
         raise UserError(
@@ -216,7 +223,7 @@ def neutral_pair(index: int, seed: int = 0, families: Sequence[str] | None = Non
     """Pair number `index` of the stream for `seed` (random access, no state)."""
     names = _families(families)
     family = names[index % len(names)]
-    prompt, right, wrong = FAMILIES[family](random.Random(f"neutral:{seed}:{index}"))
+    prompt, right, wrong = balanced(FAMILIES[family], random.Random(f"neutral:{seed}:{index}"))
     return PreferencePair(prompt, right, wrong, family)
 
 

@@ -1,10 +1,16 @@
-"""Is preference data value-neutral? Agency/communion word rates in chosen vs rejected answers, tested.
+"""Is preference data value-neutral? Three tests that can each fail: lexicon words, length, and a projection.
 
-For each lexicon category: the rate of its words per 1,000 words of chosen answers and of rejected
-answers, the difference (chosen − rejected), a bootstrap 95% CI over pairs, and a sign-flip permutation
-p-value (under the null the chosen/rejected labels of each pair are exchangeable). Unit of analysis: the
-preference pair. Data fail when some category's difference is both significant (Bonferroni over
-categories) and material (|difference| ≥ `min_difference` per 1,000 words).
+1. Lexicon: for each category, the rate of its words per 1,000 words of chosen vs rejected answers, the
+   difference, a bootstrap 95% CI over pairs and a sign-flip permutation p-value (under the null the
+   chosen/rejected labels of each pair are exchangeable). Fails when a difference is both significant
+   (Bonferroni over categories) and material (|difference| ≥ `min_difference` per 1,000 words).
+2. Length: per family, the share of pairs (ties left out) whose chosen answer is longer in characters;
+   fails when it is both significant (two-sided binomial test, Bonferroni over families) and material
+   (|share − 0.5| ≥ `max_length_skew`).
+3. Projection (when a `Projector` is given): the mean over pairs of (chosen − rejected) projected on the
+   base model's agency−communion direction, in units of the spread of single answers' projections, with a
+   sign-flip permutation p-value; fails when significant and |effect| ≥ `min_projection`.
+Unit of analysis: the preference pair.
 
 >>> from interp.training.prefdata import PreferencePair
 >>> pairs = [PreferencePair("q", "4", "5")] * 20
@@ -17,9 +23,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
+from scipy import stats
 
 from interp.errors import UserError
 from interp.lexicon import Lexicon, default_lexicon
@@ -45,6 +54,55 @@ class CategoryRate:
 
 
 @dataclass(frozen=True)
+class LengthBalance:
+    """How often the chosen answer of one family is the longer one (ties left out), with a binomial p-value."""
+
+    family: str
+    chosen_longer: int
+    rejected_longer: int
+    share: float
+    p_value: float
+
+
+@dataclass(frozen=True)
+class ProjectionTest:
+    """Mean (chosen − rejected) projection on the agency−communion direction, in answer-spread units."""
+
+    effect: float
+    p_value: float
+    n_pairs: int
+
+
+@dataclass(frozen=True)
+class Projector:
+    """Answers as the base model's mean input embedding of their tokens, and its agency−communion direction."""
+
+    tokenizer: Any
+    embedding: torch.Tensor
+    direction: torch.Tensor
+
+    def project(self, texts: Sequence[str]) -> np.ndarray:
+        """Each text's mean token embedding projected on the unit direction."""
+        unit = self.direction.float() / self.direction.float().norm()
+        per_token = (self.embedding.float() @ unit).numpy()
+        ids = [self.tokenizer(t, add_special_tokens=False).input_ids or [0] for t in texts]
+        return np.array([per_token[i].mean() for i in ids])
+
+
+def lexicon_projector(tokenizer: Any, embedding: torch.Tensor, lexicon: Lexicon | None = None) -> Projector:
+    """A `Projector` whose direction is the mean embedding of agency words minus that of communion words."""
+    lex = default_lexicon() if lexicon is None else lexicon
+    if not {"agency", "communion"} <= set(lex.categories):
+        raise UserError("The projection check needs a lexicon with 'agency' and 'communion' categories.")
+
+    def mean(words: Sequence[str]) -> torch.Tensor:
+        rows = [i for w in words for i in tokenizer(" " + w.rstrip("*"), add_special_tokens=False).input_ids]
+        return embedding[rows].float().mean(0)
+
+    return Projector(tokenizer, embedding, mean(lex.categories["agency"]) - mean(lex.categories["communion"]))
+
+
+@dataclass(frozen=True)
 class NeutralityReport:
     """The neutrality test of one dataset; `passed` is False when any category is biased."""
 
@@ -55,15 +113,29 @@ class NeutralityReport:
     alpha: float
     min_difference: float
     lexicon: str
+    lengths: tuple[LengthBalance, ...] = ()
+    projection: ProjectionTest | None = None
+    max_length_skew: float = 0.1
+    min_projection: float = 0.1
 
     def biased(self) -> list[CategoryRate]:
         """Categories whose chosen − rejected difference is significant and material."""
         level = self.alpha / max(1, len(self.rates))
         return [r for r in self.rates if r.p_value < level and abs(r.difference) >= self.min_difference]
 
+    def length_skewed(self) -> list[LengthBalance]:
+        """Families whose chosen answer is longer (or shorter) too often, significantly and materially."""
+        level = self.alpha / max(1, len(self.lengths))
+        return [b for b in self.lengths if b.p_value < level and abs(b.share - 0.5) >= self.max_length_skew]
+
+    @property
+    def projection_biased(self) -> bool:
+        p = self.projection
+        return p is not None and p.p_value < self.alpha and abs(p.effect) >= self.min_projection
+
     @property
     def passed(self) -> bool:
-        return not self.biased()
+        return not self.biased() and not self.length_skewed() and not self.projection_biased
 
     def table(self) -> pd.DataFrame:
         """One row per category."""
@@ -71,6 +143,20 @@ class NeutralityReport:
 
     def message(self) -> str:
         """One sentence: the verdict and the worst category's numbers."""
+        skewed, p = self.length_skewed(), self.projection
+        if not self.biased() and skewed:
+            b = max(skewed, key=lambda x: abs(x.share - 0.5))
+            return (
+                f"The preference data are not value-neutral: in family '{b.family}' the chosen answer is the "
+                f"longer one in {b.share:.0%} of pairs ({b.chosen_longer} vs {b.rejected_longer}, binomial "
+                f"p = {b.p_value:.2g}, unit: pair); balance the lengths of chosen and rejected answers."
+            )
+        if not self.biased() and p is not None and self.projection_biased:
+            return (
+                f"The preference data are not value-neutral: chosen − rejected answers project on the base's "
+                f"agency−communion direction by {p.effect:+.2f} answer-spread units (sign-flip p = "
+                f"{p.p_value:.2g}, unit: pair, n = {p.n_pairs}); rebalance or drop the leaning pairs."
+            )
         worst = max(self.biased() or self.rates, key=lambda r: abs(r.difference), default=None)
         if worst is None:
             return "No lexicon categories to test."
@@ -131,8 +217,10 @@ def neutrality_report(
     seed: int = 0,
     alpha: float = 0.05,
     min_difference: float = 1.0,
+    projector: Projector | None = None,
 ) -> NeutralityReport:
-    """Test every lexicon category (default: the bundled agency/communion lexicon) on the answers."""
+    """Test every lexicon category (default: the bundled agency/communion lexicon), the length balance of
+    every family and, given a `projector`, the agency−communion projection of the answers."""
     if not pairs:
         raise UserError("The neutrality check needs at least one preference pair.")
     lex = default_lexicon() if lexicon is None else lexicon
@@ -162,7 +250,44 @@ def neutrality_report(
                 p,
             )
         )
-    return NeutralityReport(len(pairs), int(wc.sum()), int(wr.sum()), tuple(rates), alpha, min_difference, label)
+    projection = None if projector is None else projection_test(pairs, projector, n_resamples, rng)
+    return NeutralityReport(
+        len(pairs),
+        int(wc.sum()),
+        int(wr.sum()),
+        tuple(rates),
+        alpha,
+        min_difference,
+        label,
+        length_balance(pairs),
+        projection,
+    )
+
+
+def length_balance(pairs: Sequence[PreferencePair]) -> tuple[LengthBalance, ...]:
+    """Per family: how often the chosen answer is longer in characters (ties left out), binomial p-value."""
+    out = []
+    for family in dict.fromkeys(p.family for p in pairs):
+        sign = np.sign([len(p.chosen) - len(p.rejected) for p in pairs if p.family == family])
+        longer, shorter = int((sign > 0).sum()), int((sign < 0).sum())
+        n = longer + shorter
+        p = float(stats.binomtest(longer, n).pvalue) if n else 1.0
+        out.append(LengthBalance(family, longer, shorter, longer / n if n else 0.5, p))
+    return tuple(out)
+
+
+def projection_test(
+    pairs: Sequence[PreferencePair], projector: Projector, n_resamples: int, rng: np.random.Generator
+) -> ProjectionTest:
+    """Mean (chosen − rejected) projection over pairs in units of the answers' spread; sign-flip p-value."""
+    chosen = projector.project([p.chosen for p in pairs])
+    rejected = projector.project([p.rejected for p in pairs])
+    spread = float(np.concatenate([chosen, rejected]).std()) or 1.0
+    diffs = (chosen - rejected) / spread
+    observed = float(diffs.mean())
+    flips = rng.choice([-1.0, 1.0], size=(n_resamples, len(diffs)))
+    extreme = int((np.abs(flips @ diffs / len(diffs)) >= abs(observed) - 1e-12).sum())
+    return ProjectionTest(observed, (1 + extreme) / (1 + n_resamples), len(pairs))
 
 
 def check_neutral(
@@ -172,9 +297,10 @@ def check_neutral(
     seed: int = 0,
     alpha: float = 0.05,
     min_difference: float = 1.0,
+    projector: Projector | None = None,
 ) -> NeutralityReport:
-    """The report, or a `UserError` naming the biased category when the data are not value-neutral."""
-    report = neutrality_report(pairs, lexicon, n_resamples, seed, alpha, min_difference)
+    """The report, or a `UserError` naming the failed test when the data are not value-neutral."""
+    report = neutrality_report(pairs, lexicon, n_resamples, seed, alpha, min_difference, projector)
     if not report.passed:
         raise UserError(report.message())
     return report

@@ -108,3 +108,13 @@ def export_model(prepared: Prepared) -> PreTrainedModel:
     merged = copy.deepcopy(prepared.peft).merge_and_unload()
     merged.requires_grad_(False)
     return merged  # type: ignore[no-any-return]
+
+
+def param_groups(prepared: Prepared, lr: float, head_lr: float) -> list[dict[str, object]]:
+    """AdamW groups: the RM's score head at `head_lr`, everything else that trains at `lr`."""
+    head = {id(p) for p in prepared.handle.head.parameters()} if prepared.handle.kind == "rm" else set()
+    groups = [
+        {"params": [p for p in prepared.params.values() if id(p) in head], "lr": head_lr},
+        {"params": [p for p in prepared.params.values() if id(p) not in head], "lr": lr},
+    ]
+    return [g for g in groups if g["params"]]
