@@ -41,7 +41,9 @@ def main() -> None:
     """Entry point of the console script."""
     quiet_libraries()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:  # a command that ended with typer.Exit(code)
+            sys.exit(code)
     except UserError as err:
         from rich.console import Console
         from rich.markup import escape
@@ -60,6 +62,7 @@ def main() -> None:
         if isinstance(err, typer.Abort | click.exceptions.Abort):
             sys.exit(130)
         raise
+
 
 if __name__ == "__main__":
     main()

@@ -48,7 +48,7 @@ def print_records(rows: Sequence[Mapping[str, Any]], fmt: str | None = None, tit
     """Print `rows` (dicts with the same keys) as a table, TSV (header line first) or a JSON list."""
     chosen = choose_format(fmt)
     if chosen == "json":
-        print(json.dumps([dict(r) for r in rows], indent=2, default=str))
+        print(json.dumps([dict(r) for r in rows], indent=2, default=str, ensure_ascii=False))
         return
     columns = list(rows[0]) if rows else []
     if chosen == "tsv":

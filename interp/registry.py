@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import torch
+from typing import TYPE_CHECKING, Any, Literal
 
 from interp.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
 
 Readout = Literal["logits0", "score_attr"]
 Family = Literal["llama", "gemma"]

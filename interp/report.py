@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from interp.files import atomic_write
+
 LATER_FIGURES = {
     "ablation": "Ablation effect by layer with the random-direction band",
     "steering": "Steering dose-response with the random-direction band",
@@ -79,7 +81,7 @@ def lineage_section(run: Path, name: str, s: Mapping[str, Any]) -> str:
 
 
 def write_report(run: Path, summary: Mapping[str, Any], extra_sections: list[str]) -> Path:
-    """Write `run/report.md` from the summary and extra (already formatted) sections."""
+    """Write `run/report.md` (atomically) from the summary and extra (already formatted) sections."""
     head = [
         f"# rm-interp report — run `{run.name}`\n",
         f"Profile `{summary['profile']['name']}`; wall time {summary['wall_seconds']:.0f} s; peak RSS "
@@ -90,9 +92,7 @@ def write_report(run: Path, summary: Mapping[str, Any], extra_sections: list[str
         "With one RM per family, family comparisons have the prompt as their unit and cannot generalise to RMs.\n",
     ]
     body = [lineage_section(run, name, s) for name, s in summary["lineages"].items()]
-    path = run / "report.md"
-    path.write_text("\n".join(head + body + extra_sections) + "\n")
-    return path
+    return atomic_write(run / "report.md", "\n".join(head + body + extra_sections) + "\n")
 
 
 def load_summary(run: Path) -> dict[str, Any]:

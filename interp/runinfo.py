@@ -16,6 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from interp.files import atomic_write
+
 PACKAGES = (
     "rm-interp",
     "torch",
@@ -48,6 +50,5 @@ def peak_rss_mb() -> float:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> Path:
-    """Write `data` as indented JSON (other types as their str); returns `path`."""
-    path.write_text(json.dumps(data, indent=2, default=str))
-    return path
+    """Write `data` as indented JSON (other types as their str), atomically; returns `path`."""
+    return atomic_write(path, json.dumps(data, indent=2, default=str))

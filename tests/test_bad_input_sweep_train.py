@@ -33,6 +33,7 @@ IMPLICIT = ["implicit-reward", "--p", "{llama}", "--q", "{qwen}", "--prompts", P
 IMPLICIT += ["--out", "{out}"]
 TRAIN = ["train-rm", "--base", "{llama}", "--pairs", "40", "--steps", "2", "--batch-size", "4", "--k", "1"]
 TRAIN += ["--dtype", "fp32", "--max-length", "128", "--save-every", "2", "--out", "{out}"]
+LORA = [*TRAIN, "--mode", "lora", "--lora-r", "2"]
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,44 @@ def test_refused_in_one_line_with_nothing_written(
         pytest.skip("this torch build has CUDA")
     target, watched = _target(out, tmp_path, ws, monkeypatch)
     assert_refused([a.format(**ws.paths, out=target) for a in args], watched)
+
+
+@pytest.fixture(scope="module")
+def donors(ws: Workspace, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Finished runs whose checkpoint files are copied into one another: other --k, other LoRA rank."""
+    runs = {"train": ws.runs["train"]}
+    for name, args in (("train_k2", [*TRAIN, "--k", "2"]), ("lora_r2", LORA), ("lora_r4", [*LORA, "--lora-r", "4"])):
+        runs[name] = tmp_path_factory.mktemp(f"run-{name}") / "out"
+        _ok([a.format(**ws.paths, out=runs[name]) for a in args])
+    return runs
+
+
+@pytest.mark.parametrize(
+    ("args", "run", "donor", "file", "expect"),
+    [
+        pytest.param(TRAIN, "train", "train_k2", "trainer_state.pt", "optimizer state", id="state-of-other-k"),
+        pytest.param(TRAIN, "train", "train_k2", "trainable.safetensors", "other trainable", id="weights-of-other-k"),
+        pytest.param(LORA, "lora_r2", "lora_r4", "trainer_state.pt", "optimizer state", id="state-of-other-lora-r"),
+        pytest.param(LORA, "lora_r2", "lora_r4", "trainable.safetensors", "of shape", id="weights-of-other-lora-r"),
+    ],
+)
+def test_resume_refuses_a_checkpoint_file_of_another_run(
+    args: list[str],
+    run: str,
+    donor: str,
+    file: str,
+    expect: str,
+    ws: Workspace,
+    donors: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    """A well-formed `trainer_state.pt` or `trainable.safetensors` copied in from a run with other settings."""
+    out = tmp_path / "out"
+    shutil.copytree(donors[run], out)
+    shutil.copy(donors[donor] / "checkpoint-2" / file, out / "checkpoint-2" / file)
+    refused = assert_refused([a.format(**ws.paths, out=out) for a in [*args, "--resume"]], tmp_path)
+    assert refused.exit_code == 2 and expect in refused.output, refused.output
+    assert str(out / "checkpoint-2") in refused.output and "--out" in refused.output, refused.output
 
 
 def test_matrix_covers_every_command() -> None:

@@ -208,12 +208,17 @@ def test_command_errors(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> 
         invoke("logprobs", "--model", folder, "--wrapper", "chatml", "--out", str(tmp_path))
 
 
-def test_tables_and_config_are_replaced_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A write that fails before its rename (disk full, kill) leaves the earlier table and config intact."""
+def test_outputs_are_replaced_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write that fails before its rename (disk full, kill) leaves the earlier tables, config, JSON and report."""
+    from interp.report import write_report
+    from interp.runinfo import write_json
     from interp.sweep.outputs import write_config, write_table
 
+    summary = {"profile": {"name": "quick"}, "wall_seconds": 1.0, "peak_rss_mb": 1.0, "lineages": {}}
     write_table(pd.DataFrame({"score": [1.0]}), tmp_path, "scores")
     write_config(tmp_path, {"kind": "sweep", "run": "earlier"})
+    write_json(tmp_path / "summary.json", {"run": "earlier"})
+    write_report(tmp_path, summary, ["earlier"])
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
     def disk_full(src: object, dst: object) -> None:
@@ -225,4 +230,8 @@ def test_tables_and_config_are_replaced_whole_or_not_at_all(tmp_path: Path, monk
             write_table(pd.DataFrame({"score": [2.0, 3.0]}), tmp_path, "scores")
         with pytest.raises(OSError):
             write_config(tmp_path, {"kind": "sweep", "run": "later"})
+        with pytest.raises(OSError):
+            write_json(tmp_path / "summary.json", {"run": "later"})
+        with pytest.raises(OSError):
+            write_report(tmp_path, summary, ["later"])
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temporary file left either

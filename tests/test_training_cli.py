@@ -52,6 +52,10 @@ def test_train_rm_writes_checkpoints_and_metrics(tiny_folder: Callable[[Arch], P
     assert metrics["steps"] == 4 and 0 <= metrics["held_out_accuracy"] <= 1
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
     assert json.loads((tmp_path / "neutrality.json").read_text())["passed"] is True
+    checks = json.loads((tmp_path / "conformance.json").read_text())
+    assert {c["check"] for c in checks} >= {"determinism", "padding invariance", "own head", "readout token"}
+    assert all(c["passed"] for c in checks), checks
+    assert f"conformance: {len(checks)} of {len(checks)} checks passed" in result.output
     again = CliRunner().invoke(app, [*args, "--resume"])
     assert again.exit_code == 0, again.output
     resumed = json.loads((tmp_path / "metrics.json").read_text())

@@ -5,22 +5,41 @@ from __future__ import annotations
 import random
 
 import pytest
+import torch
 
 from interp.errors import UserError
 from interp.lexicon import default_lexicon
-from interp.training.neutral import FAMILIES, iter_neutral, neutral_pair, neutral_pairs
-from interp.training.neutrality import check_neutral, neutrality_report
+from interp.training.neutral import DEFAULT_FAMILIES, iter_neutral, neutral_pair, neutral_pairs
+from interp.training.neutrality import Projector, check_neutral, neutrality_report
 from interp.training.prefdata import PreferencePair
+from interp.training.quality import QUALITY_FAMILIES
 
 
 def test_neutral_pairs_are_deterministic_balanced_and_short() -> None:
-    pairs = neutral_pairs(700, seed=5)
-    assert pairs == neutral_pairs(700, seed=5) and pairs != neutral_pairs(700, seed=6)
+    n = 100 * len(DEFAULT_FAMILIES)
+    pairs = neutral_pairs(n, seed=5)
+    assert pairs == neutral_pairs(n, seed=5) and pairs != neutral_pairs(n, seed=6)
     assert pairs[123] == neutral_pair(123, seed=5)
-    assert {f: sum(p.family == f for p in pairs) for f in FAMILIES} == dict.fromkeys(FAMILIES, 100)
+    assert {f: sum(p.family == f for p in pairs) for f in DEFAULT_FAMILIES} == dict.fromkeys(DEFAULT_FAMILIES, 100)
     assert all(p.chosen != p.rejected for p in pairs)
-    assert max(len(p.chosen.split()) + len(p.rejected.split()) for p in pairs) <= 10
-    assert max(len(p.chosen) for p in pairs) <= 40
+    assert max(len(p.chosen) + len(p.rejected) for p in pairs) <= 200
+
+
+@pytest.mark.parametrize("family", [*QUALITY_FAMILIES, "format", "units", "arithmetic"])
+def test_chosen_is_the_longer_answer_in_about_half_of_each_family(family: str) -> None:
+    pairs = neutral_pairs(400, seed=2, families=[family])
+    longer = sum(len(p.chosen) > len(p.rejected) for p in pairs)
+    shorter = sum(len(p.chosen) < len(p.rejected) for p in pairs)
+    assert longer + shorter > 300 and 0.4 < longer / (longer + shorter) < 0.6
+
+
+def test_quality_families_carry_their_concept() -> None:
+    pairs = {f: neutral_pairs(60, seed=0, families=[f]) for f in QUALITY_FAMILIES}
+    assert all(p.chosen.split()[1] in p.prompt for p in pairs["on_topic"] if p.chosen.startswith("A "))
+    assert all(not p.rejected.rstrip().endswith(".") for p in pairs["complete_truncated"])
+    assert all()
+    capitals = [p for p in pairs["instruction_following"] if "capital letters" in p.prompt]
+    assert capitals and all(p.chosen.isupper() and not p.rejected.isupper() for p in capitals)
 
 
 def test_neutral_stream_scales_lazily_to_100k() -> None:
@@ -37,6 +56,7 @@ def test_neutrality_check_passes_on_builtin_data() -> None:
     report = check_neutral(neutral_pairs(5000, seed=0))
     assert report.passed and {r.category for r in report.rates} == {"agency", "communion"}
     assert all(r.chosen_hits == r.rejected_hits == 0 for r in report.rates)
+    assert {b.family for b in report.lengths} == set(DEFAULT_FAMILIES) and not report.length_skewed()
 
 
 def test_neutrality_check_fails_on_agency_biased_data() -> None:
@@ -68,3 +88,44 @@ def test_balanced_value_words_pass_and_plain_dicts_with_stems_work() -> None:
     assert report.passed and sum(r.chosen_hits + r.rejected_hits for r in report.rates) == 400
     hits = neutrality_report([PreferencePair("q", "Achievers achieve power", "x")], lexicon, n_resamples=10)
     assert hits.rates[0].chosen_hits == 3
+
+
+def test_length_check_fails_when_chosen_answers_are_longer() -> None:
+    pairs = [PreferencePair(f"Task {i}?", f"The result is {i} units.", f"{i + 1}.", "padded") for i in range(200)]
+    pairs += neutral_pairs(300, seed=0)
+    report = neutrality_report(pairs, n_resamples=200)
+    assert not report.passed and [b.family for b in report.length_skewed()] == ["padded"]
+    assert not report.biased() and report.lengths[0].share == 1.0
+    with pytest.raises(UserError, match=r"in family 'padded' the chosen answer is the longer one in 100%"):
+        check_neutral(pairs, n_resamples=200)
+
+
+def _toy_projector() -> tuple[Projector, list[str]]:
+    """Words are tokens; the direction is the embedding of 'north' (no lexicon word anywhere)."""
+    words = ["north", "south", "table", "chair", "lamp", "door", "cup", "box"]
+    vocab = {w: i for i, w in enumerate(words)}
+
+    class Tok:
+        def __call__(self, text: str, add_special_tokens: bool = False) -> object:
+            ids = [vocab[w] for w in text.lower().replace(".", "").split() if w in vocab]
+            return type("Enc", (), {"input_ids": ids})()
+
+    embedding = torch.randn(len(words), 8, generator=torch.Generator().manual_seed(0))
+    return Projector(Tok(), embedding, embedding[0]), words[2:]
+
+
+def test_projection_check_fails_on_a_lean_the_lexicon_cannot_see() -> None:
+    projector, plain = _toy_projector()
+    rng = random.Random(0)
+    leaning = [
+        PreferencePair(f"q{i}", f"north {rng.choice(plain)}.", f"south {rng.choice(plain)}.") for i in range(200)
+    ]
+    report = neutrality_report(leaning, n_resamples=500, projector=projector)
+    assert not report.biased() and not report.length_skewed()
+    assert report.projection is not None and report.projection.effect > 0.5 and report.projection.p_value < 0.01
+    assert not report.passed and "agency−communion direction" in report.message()
+    mixed = [
+        PreferencePair(p.prompt, p.chosen, p.rejected) if i % 2 else PreferencePair(p.prompt, p.rejected, p.chosen)
+        for i, p in enumerate(leaning)
+    ]
+    assert neutrality_report(mixed, n_resamples=500, projector=projector).passed

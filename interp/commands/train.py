@@ -138,6 +138,27 @@ def train_rm_command(
         f"{m['wall_seconds']:.0f} s, peak RSS {m['peak_rss_mb']:.0f} MiB; final checkpoint "
         f"{m['final_checkpoint']}"
     )
+    _check_conformance(Path(m["final_checkpoint"]), out)
+
+
+def _check_conformance(checkpoint: Path, out: Path) -> None:
+    """Run the RM conformance checks (fp32) on the trained checkpoint; write OUT/conformance.json."""
+    import dataclasses
+    import json
+
+    from interp.conformance import conformance
+    from interp.files import atomic_write
+    from interp.training.checkpoints import load_checkpoint
+
+    checks = conformance(load_checkpoint(checkpoint), dtypes=("float32",))
+    atomic_write(out / "conformance.json", json.dumps([dataclasses.asdict(c) for c in checks], indent=2))
+    failed = [c.check for c in checks if not c.passed]
+    console.print(
+        f"conformance: {len(checks) - len(failed)} of {len(checks)} checks passed"
+        + (f"; FAILED: {', '.join(failed)} (see {out / 'conformance.json'})" if failed else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

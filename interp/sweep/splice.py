@@ -24,8 +24,10 @@ True
 
 from __future__ import annotations
 
+import gc
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +52,6 @@ class PromptPlan:
     strip: bool  # the template trims the answer
     bad_first: frozenset[str]  # an answer starting with one of these could join an added token of the head
     bad_last: frozenset[str]  # an answer ending with one of these could join an added token of the tail
-    bos: int | None  # BOS to put first when a row lacks it (only when the head has no fixed part)
 
 
 class Splicer:
@@ -65,31 +66,57 @@ class Splicer:
 
     def rows(self, prompt: str, answers: Sequence[str]) -> list[list[int]]:
         """Token ids of each conversation (prompt, answer), equal to `token_ids(tok, render_pair(tok, ...))`."""
+        prefix, tails = self.split(prompt, answers)
+        return [prefix + tail for tail in tails]
+
+    def split(self, prompt: str, answers: Sequence[str]) -> tuple[list[int], list[list[int]]]:
+        """The conversations' longest shared token prefix (leaving each row at least one token) and each rest.
+
+        Equal to `rows[0][:n]` and `[r[n:] for r in rows]` with `n = shared_prefix_length(rows)` of the fully
+        rendered rows, without building those rows.
+        """
+        if not answers:
+            return [], []
         plan = self.plan(prompt)
-        return [self._full(prompt, a) for a in answers] if plan is None else self._rows(prompt, plan, answers)
+        with _gc_paused():
+            if plan is None:
+                full = [self._full(prompt, a) for a in answers]
+                n = _shared_length(full)
+                return full[0][:n], [r[n:] for r in full]
+            return self._split(prompt, plan, answers)
 
     def plan(self, prompt: str) -> PromptPlan | None:
         """The prompt's splice plan, or None when its conversations must be rendered whole."""
         key = (chat_template(self.tokenizer), prompt, len(self.tokenizer))
         if key not in self._plans:
             plan = self._make_plan(prompt) if self.backend is not None else None
-            if plan is not None and self._rows(prompt, plan, PROBES) != [self._full(prompt, p) for p in PROBES]:
-                plan = None
+            if plan is not None:
+                prefix, tails = self._split(prompt, plan, PROBES)
+                if [prefix + t for t in tails] != [self._full(prompt, p) for p in PROBES]:
+                    plan = None
             self._plans[key] = plan
         return self._plans[key]
 
-    def _rows(self, prompt: str, plan: PromptPlan, answers: Sequence[str]) -> list[list[int]]:
+    def _split(self, prompt: str, plan: PromptPlan, answers: Sequence[str]) -> tuple[list[int], list[list[int]]]:
         contents = [_content(a, plan) for a in answers]
-        mids = self._middles(plan, [c for c in dict.fromkeys(contents) if c is not None])
-        head, tail, bos = plan.head_ids, plan.tail_ids, plan.bos
-        rows = []
-        for answer, content in zip(answers, contents, strict=True):
-            if content is None:
-                rows.append(self._full(prompt, answer))
-                continue
-            row = head + mids[content] + tail
-            rows.append(row if bos is None or row[:1] == [bos] else [bos, *row])
-        return rows
+        distinct = [c for c in dict.fromkeys(contents) if c is not None]
+        mids = self._middles(plan, distinct)
+        rests = {c: mids[c] + plan.tail_ids for c in distinct}  # each row is head_ids + its rest
+        full = {i: self._full(prompt, a) for i, (a, c) in enumerate(zip(answers, contents, strict=True)) if c is None}
+        head = plan.head_ids
+        if rests:
+            n = len(head) + _shared_length(list(rests.values()))
+            ref = head + next(iter(rests.values()))
+        else:
+            ref = next(iter(full.values()))
+            n = len(ref) - 1
+        for row in full.values():
+            n = min(n, _common_length(ref, row, len(row) - 1))
+        if n >= len(head):
+            cut = {c: rest[n - len(head) :] for c, rest in rests.items()}
+        else:
+            cut = {c: head[n:] + rest for c, rest in rests.items()}
+        return ref[:n], [full[i][n:] if c is None else cut[c] for i, c in enumerate(contents)]
 
     def _full(self, prompt: str, answer: str) -> list[int]:
         return token_ids(self.tokenizer, render_pair(self.tokenizer, prompt, answer))
@@ -106,22 +133,29 @@ class Splicer:
         if any(render_pair(self.tokenizer, prompt, p) != head + (p.strip() if strip else p) + tail for p in PROBES):
             return None
         added = self.backend.get_added_tokens_decoder()
-        cut = self._last_added_start(head, added)
-        head_ids = token_ids(self.tokenizer, head[:cut]) if cut else []
+        anchor = self._last_added(head, added)
+        if anchor is None:
+            return None
+        cut, anchor_id = anchor
+        bos = self.tokenizer.bos_token_id
+        if cut:
+            head_ids = token_ids(self.tokenizer, head[:cut])
+        else:  # the head is one piece from its first token: only the BOS the tokenizer adds is fixed
+            head_ids = [bos] if adds_bos(self.tokenizer) and anchor_id != bos else []
         first = self._added_at_start(tail, added)
         right, tail_ids = ("", first) if first is not None else (tail, [])
         bad_first, bad_last = self._bad_seams(head, tail if not right else "", added)
-        bos = self.tokenizer.bos_token_id if not cut and adds_bos(self.tokenizer) else None
-        return PromptPlan(head_ids, head[cut:], right, tail_ids, strip, bad_first, bad_last, bos)
+        return PromptPlan(head_ids, head[cut:], right, tail_ids, strip, bad_first, bad_last)
 
-    def _last_added_start(self, head: str, added: dict[int, Any]) -> int:
-        """Where the head's last added token starts (0 when it has none, or when that token eats the space before it)."""
+    def _last_added(self, head: str, added: dict[int, Any]) -> tuple[int, int] | None:
+        """Where the head's last added token starts, and its id; None when there is none to cut at (also when
+        that token strips the whitespace before it)."""
         enc = self.backend.encode(head, add_special_tokens=False)
         for tid, (start, end) in zip(reversed(enc.ids), reversed(enc.offsets), strict=True):
             token = added.get(tid)
             if token is not None and head[start:end] == token.content:
-                return 0 if token.lstrip else int(start)
-        return 0
+                return None if token.lstrip else (int(start), int(tid))
+        return None
 
     def _added_at_start(self, tail: str, added: dict[int, Any]) -> list[int] | None:
         """The tail's ids when it starts with an added token that keeps the whitespace before it, else None."""
@@ -159,6 +193,35 @@ class Splicer:
             for content, enc in zip(missing, encode(texts, add_special_tokens=False), strict=True):
                 cache[content] = enc.ids
         return cache
+
+
+def _common_length(a: list[int], b: list[int], limit: int) -> int:
+    """Length of the common prefix of `a` and `b`, at most `limit`."""
+    limit = min(limit, len(a), len(b))
+    if a[:limit] == b[:limit]:
+        return limit
+    return next(i for i in range(limit) if a[i] != b[i])
+
+
+def _shared_length(rows: list[list[int]]) -> int:
+    """Length of the longest prefix all rows share, leaving at least one token in every row."""
+    first = rows[0]
+    n = min(len(r) for r in rows) - 1
+    for row in rows:
+        n = _common_length(first, row, n)
+    return n
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: building ~10^5 small id lists otherwise triggers it again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _content(answer: str, plan: PromptPlan) -> str | None:

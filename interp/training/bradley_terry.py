@@ -41,6 +41,7 @@ from interp.training.batches import (
     steps_per_epoch,
 )
 from interp.training.checkpoints import (
+    STATE,
     body_fingerprint,
     check_base,
     list_checkpoints,
@@ -229,12 +230,23 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 def _restore(
     last: Path, prepared: Prepared, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler
 ) -> int:
-    """Load trained weights, optimizer, scheduler and RNG states of a checkpoint; return its step."""
+    """Load trained weights, optimizer, scheduler and RNG states of a checkpoint; return its step. A trainer
+    state from another run (other parameter groups or shapes) is refused in one sentence."""
     tensors, state = load_state(last)
     load_trainable(prepared, tensors, str(last))
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
+    foreign = UserError(
+        f"{last / STATE} holds another run's optimizer state (other trainable weights); delete the folder {last} "
+        "and rerun with --resume (it resumes from the previous checkpoint, if any), or give the --out of its run."
+    )
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+    except (ValueError, KeyError, TypeError, RuntimeError):
+        raise foreign from None
+    moments = [(p, v) for g in optimizer.param_groups for p in g["params"] for v in optimizer.state[p].values()]
+    if any(torch.is_tensor(v) and v.dim() > 0 and v.shape != p.shape for p, v in moments):
+        raise foreign
     if state.get("cuda_rng") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_rng"])
     return int(read_meta(last)["step"])

@@ -89,13 +89,19 @@ def trainable_state(prepared: Prepared) -> dict[str, torch.Tensor]:
 
 
 def load_trainable(prepared: Prepared, tensors: dict[str, torch.Tensor], where: str) -> None:
-    """Copy saved trainable parameters back in; refuses a set of names that does not match."""
+    """Copy saved trainable parameters back in; refuses names or shapes that do not match (another run's)."""
     if set(tensors) != set(prepared.params):
         missing = sorted(set(prepared.params) ^ set(tensors))[0]
         raise UserError(
             f"{where} was written for other trainable weights (e.g. '{missing}'); resume with the "
             "same --mode, --k and --lora-r, or start a new --out."
         )
+    for name, p in prepared.params.items():
+        if tensors[name].shape != p.shape:
+            raise UserError(
+                f"{where} holds '{name}' of shape {list(tensors[name].shape)}, not {list(p.shape)}, so it is from "
+                "another run; delete that checkpoint folder and rerun, or give the --out of the run it came from."
+            )
     with torch.no_grad():
         for name, p in prepared.params.items():
             p.copy_(tensors[name])
