@@ -12,6 +12,7 @@ import torch
 
 from interp import embedded
 from interp.cache import is_intact
+from interp.conformance import tolerance as conformance_tolerance
 from interp.errors import UserError
 from interp.lineage import Lineage
 from interp.models import load_lm, load_rm, resolve, rm_from_base, save
@@ -46,6 +47,8 @@ def _invariance(rm) -> None:
     reference = reward_scores(rm, PAIRS, batch_size=1)
     tolerance = reduction_order_tolerance(rm, PAIRS)
     assert tolerance < 1e-3 * reference.abs().max()  # the bound is far below what a padding bug would do
+    # the conformance check's cheap formula (no fp64 copy, for big RMs) must cover the measured bound
+    assert tolerance <= conformance_tolerance(rm, reference).min()
     for batch_size in (7, 32):
         for side in ("left", "right"):
             scores = reward_scores(rm, PAIRS, batch_size=batch_size, padding_side=side)
