@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
 
 from interp.errors import UserError
 from interp.lexicon import default_lexicon
+from interp.tiny import Arch
 from interp.training.neutral import DEFAULT_FAMILIES, iter_neutral, neutral_pair, neutral_pairs
 from interp.training.neutrality import Projector, check_neutral, neutrality_report
 from interp.training.prefdata import PreferencePair
-from interp.training.quality import QUALITY_FAMILIES
+from interp.training.quality import COLOURS, EVASIONS, QUALITY_FAMILIES
 
 
 def test_neutral_pairs_are_deterministic_balanced_and_short() -> None:
@@ -37,7 +40,12 @@ def test_quality_families_carry_their_concept() -> None:
     pairs = {f: neutral_pairs(60, seed=0, families=[f]) for f in QUALITY_FAMILIES}
     assert all(p.chosen.split()[1] in p.prompt for p in pairs["on_topic"] if p.chosen.startswith("A "))
     assert all(not p.rejected.rstrip().endswith(".") for p in pairs["complete_truncated"])
-    assert all()
+    facts = pairs["correct_given_facts"]
+    for p in facts:
+        second = p.prompt.split(" and ")[1].split(".")[0].split()
+        value = next(w for w in second if w.isdigit() or w in COLOURS)
+        assert value in p.chosen.lower().rstrip(".").split() and value not in p.rejected.lower().rstrip(".").split()
+    assert all(p.rejected in {e for pair in EVASIONS for e in pair} for p in pairs["answer_evasion"])
     capitals = [p for p in pairs["instruction_following"] if "capital letters" in p.prompt]
     assert capitals and all(p.chosen.isupper() and not p.rejected.isupper() for p in capitals)
 
@@ -100,32 +108,46 @@ def test_length_check_fails_when_chosen_answers_are_longer() -> None:
         check_neutral(pairs, n_resamples=200)
 
 
-def _toy_projector() -> tuple[Projector, list[str]]:
-    """Words are tokens; the direction is the embedding of 'north' (no lexicon word anywhere)."""
-    words = ["north", "south", "table", "chair", "lamp", "door", "cup", "box"]
-    vocab = {w: i for i, w in enumerate(words)}
+def _toy_projector() -> tuple[Projector, list[str], list[str], list[str]]:
+    """Words are tokens with random embeddings; 10 play agency, 10 communion, 40 are plain (no lexicon word)."""
+    vocab = {f"{'a' if i < 10 else 'c' if i < 20 else 'p'}{i % 10}{i // 10}": i for i in range(60)}
 
     class Tok:
         def __call__(self, text: str, add_special_tokens: bool = False) -> object:
-            ids = [vocab[w] for w in text.lower().replace(".", "").split() if w in vocab]
+            ids = [vocab[w] for w in text.replace(".", "").split() if w in vocab]
             return type("Enc", (), {"input_ids": ids})()
 
-    embedding = torch.randn(len(words), 8, generator=torch.Generator().manual_seed(0))
-    return Projector(Tok(), embedding, embedding[0]), words[2:]
+    embedding = torch.randn(60, 16, generator=torch.Generator().manual_seed(0))
+    words = list(vocab)
+    return Projector(Tok(), embedding, embedding[:10], embedding[10:20]), words[:10], words[10:20], words[20:]
 
 
 def test_projection_check_fails_on_a_lean_the_lexicon_cannot_see() -> None:
-    projector, plain = _toy_projector()
+    projector, agentic, communal, plain = _toy_projector()
     rng = random.Random(0)
-    leaning = [
-        PreferencePair(f"q{i}", f"north {rng.choice(plain)}.", f"south {rng.choice(plain)}.") for i in range(200)
-    ]
-    report = neutrality_report(leaning, n_resamples=500, projector=projector)
+
+    def answer(lean: list[str]) -> str:
+        return f"{rng.choice(lean)} {rng.choice(plain)} {rng.choice(plain)}."
+
+    leaning = [PreferencePair(f"q{i}", answer(agentic), answer(communal)) for i in range(200)]
+    report = neutrality_report(leaning, n_resamples=300, projector=projector)
     assert not report.biased() and not report.length_skewed()
-    assert report.projection is not None and report.projection.effect > 0.5 and report.projection.p_value < 0.01
+    assert report.projection is not None and report.projection.effect > 0.3 and report.projection.p_value < 0.01
     assert not report.passed and "agency−communion direction" in report.message()
-    mixed = [
-        PreferencePair(p.prompt, p.chosen, p.rejected) if i % 2 else PreferencePair(p.prompt, p.rejected, p.chosen)
-        for i, p in enumerate(leaning)
-    ]
-    assert neutrality_report(mixed, n_resamples=500, projector=projector).passed
+    quality = [PreferencePair(f"q{i}", answer(plain[:20]), answer(plain[20:])) for i in range(200)]
+    assert neutrality_report(quality, n_resamples=300, projector=projector).passed  # a difference, but no lean
+
+
+def test_base_projector_reads_the_base_embedding(tiny_folder: Callable[[Arch], Path]) -> None:
+    from interp.models import load_lm
+    from interp.training.neutrality import base_projector
+
+    projector = base_projector(str(tiny_folder("llama")))
+    lm = load_lm(str(tiny_folder("llama")))
+    assert projector is not None
+    torch.testing.assert_close(projector.embedding, lm.body.get_input_embeddings().weight.detach())
+    power = lm.tokenizer(" power", add_special_tokens=False).input_ids
+    torch.testing.assert_close(torch.from_numpy(projector.embed([" power"])[0]), projector.embedding[power].mean(0))
+    assert projector.agency.shape[0] == len(default_lexicon().categories["agency"])
+    report = neutrality_report(neutral_pairs(260, seed=0), n_resamples=300, projector=projector)
+    assert report.projection is not None and report.passed

@@ -37,6 +37,8 @@ def _neutrality_writer(report: NeutralityReport) -> Callable[[Path], None]:
         "lexicon": report.lexicon,
         "n_pairs": report.n_pairs,
         "categories": report.table().to_dict("records"),
+        "length_balance": [b.__dict__ for b in report.lengths],
+        "projection": None if report.projection is None else report.projection.__dict__,
     }
 
     def write(out: Path) -> None:
@@ -74,7 +76,7 @@ def train_rm_command(
     save_every: Annotated[int, typer.Option(help="checkpoint every N steps (and at the end)")] = 100,
     seed: Annotated[int, typer.Option(help="seed of the head initialisation and the data order")] = 0,
     data_seed: Annotated[int, typer.Option(help="seed of the neutral generator / subsample")] = 0,
-    held_out: Annotated[float, typer.Option(help="fraction of prompts held out for pairwise accuracy")] = 0.1,
+    held_out: Annotated[float, typer.Option(help="fraction of prompts held out for pairwise accuracy")] = 0.15,
     max_length: Annotated[int, typer.Option(help="drop pairs longer than this many tokens")] = 96,
     device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
     threads: Annotated[
@@ -92,7 +94,7 @@ def train_rm_command(
     from interp.sweep.outputs import check_run_folder
     from interp.training.bradley_terry import TrainConfig, check_fresh, train_rm
     from interp.training.checkpoints import list_checkpoints
-    from interp.training.neutrality import neutrality_report
+    from interp.training.neutrality import base_projector, neutrality_report
     from interp.training.prefdata import load_pairs
 
     for name, value in (("pairs", pairs), ("threads", threads)):
@@ -125,7 +127,7 @@ def train_rm_command(
     if threads is not None:
         torch.set_num_threads(threads)
     preference_pairs = load_pairs(data, pairs, data_seed)
-    report = neutrality_report(preference_pairs)
+    report = neutrality_report(preference_pairs, projector=base_projector(base, trust_remote_code))
     if require_neutral and not report.passed:
         raise UserError(report.message())
     result = train_rm(config, preference_pairs, resume=resume, on_ready=_neutrality_writer(report))

@@ -1,4 +1,5 @@
-"""RM training from a base LM: preference data, neutrality check, Bradley–Terry training, planted bias.
+"""RM training from a base LM: preference data, neutrality check, head fitted on frozen features then
+Bradley–Terry fine-tuning of the top layers on cached inputs, planted bias.
 
 >>> from interp.training import neutral_pairs, neutrality_report
 >>> neutrality_report(neutral_pairs(70)).passed
@@ -13,8 +14,9 @@ from interp.training.checkpoints import (
     load_checkpoint,
     read_meta,
 )
-from interp.training.neutral import FAMILIES, iter_neutral, neutral_pair, neutral_pairs
-from interp.training.neutrality import NeutralityReport, check_neutral, neutrality_report
+from interp.training.head_fit import HEAD_INITS
+from interp.training.neutral import DEFAULT_FAMILIES, FAMILIES, iter_neutral, neutral_pair, neutral_pairs
+from interp.training.neutrality import NeutralityReport, Projector, base_projector, check_neutral, neutrality_report
 from interp.training.plant import PlantCheck, PlantConfig, first_token_logprobs, plant_bias, plant_check
 from interp.training.prefdata import (
     PreferencePair,
@@ -27,13 +29,17 @@ from interp.training.prefdata import (
 )
 
 __all__ = [
+    "DEFAULT_FAMILIES",
     "FAMILIES",
+    "HEAD_INITS",
     "NeutralityReport",
     "PlantCheck",
     "PlantConfig",
     "PreferencePair",
+    "Projector",
     "TrainConfig",
     "TrainResult",
+    "base_projector",
     "body_fingerprint",
     "check_neutral",
     "checkpoint_lineage",

@@ -9,7 +9,8 @@
    (|share − 0.5| ≥ `max_length_skew`).
 3. Projection (when a `Projector` is given): the mean over pairs of (chosen − rejected) projected on the
    base model's agency−communion direction, in units of the spread of single answers' projections, with a
-   sign-flip permutation p-value; fails when significant and |effect| ≥ `min_projection`.
+   p-value from directions with the words' agency/communion labels permuted; fails when p <
+   `projection_alpha` (0.01: three tests share the 5% error) and |effect| ≥ `min_projection`.
 Unit of analysis: the preference pair.
 
 >>> from interp.training.prefdata import PreferencePair
@@ -23,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,31 +77,47 @@ class ProjectionTest:
 
 @dataclass(frozen=True)
 class Projector:
-    """Answers as the base model's mean input embedding of their tokens, and its agency−communion direction."""
+    """Answers as the base model's mean input embedding of their tokens; agency and communion words likewise."""
 
     tokenizer: Any
     embedding: torch.Tensor
-    direction: torch.Tensor
+    agency: torch.Tensor  # (words, d): each agency word's mean token embedding
+    communion: torch.Tensor
 
-    def project(self, texts: Sequence[str]) -> np.ndarray:
-        """Each text's mean token embedding projected on the unit direction."""
-        unit = self.direction.float() / self.direction.float().norm()
-        per_token = (self.embedding.float() @ unit).numpy()
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Each text's mean token embedding, (len(texts), d)."""
+        table = self.embedding.float()
         ids = [self.tokenizer(t, add_special_tokens=False).input_ids or [0] for t in texts]
-        return np.array([per_token[i].mean() for i in ids])
+        return torch.stack([table[i].mean(0) for i in ids]).numpy()
 
 
 def lexicon_projector(tokenizer: Any, embedding: torch.Tensor, lexicon: Lexicon | None = None) -> Projector:
-    """A `Projector` whose direction is the mean embedding of agency words minus that of communion words."""
+    """A `Projector` for the lexicon's agency and communion words (each word's mean token embedding)."""
     lex = default_lexicon() if lexicon is None else lexicon
     if not {"agency", "communion"} <= set(lex.categories):
         raise UserError("The projection check needs a lexicon with 'agency' and 'communion' categories.")
 
-    def mean(words: Sequence[str]) -> torch.Tensor:
-        rows = [i for w in words for i in tokenizer(" " + w.rstrip("*"), add_special_tokens=False).input_ids]
-        return embedding[rows].float().mean(0)
+    def words(category: str) -> torch.Tensor:
+        rows = [tokenizer(" " + w.rstrip("*"), add_special_tokens=False).input_ids for w in lex.categories[category]]
+        return torch.stack([embedding[r].float().mean(0) for r in rows if r])
 
-    return Projector(tokenizer, embedding, mean(lex.categories["agency"]) - mean(lex.categories["communion"]))
+    return Projector(tokenizer, embedding, words("agency"), words("communion"))
+
+
+def base_projector(base: str, trust_remote_code: bool = False) -> Projector | None:
+    """The projector of a local or embedded base (its tokenizer and input embedding read from safetensors);
+    None when the base keeps no local weights (e.g. a hub id not yet downloaded)."""
+    from safetensors import safe_open
+
+    from interp.models import load_tokenizer, resolve
+
+    folder = Path(resolve(base))
+    for file in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+        with safe_open(str(file), "pt") as weights:
+            key = next((k for k in weights.keys() if k.endswith("embed_tokens.weight")), None)  # noqa: SIM118
+            if key is not None:
+                return lexicon_projector(load_tokenizer(base, trust_remote_code), weights.get_tensor(key))
+    return None
 
 
 @dataclass(frozen=True)
@@ -117,6 +135,7 @@ class NeutralityReport:
     projection: ProjectionTest | None = None
     max_length_skew: float = 0.1
     min_projection: float = 0.1
+    projection_alpha: float = 0.01
 
     def biased(self) -> list[CategoryRate]:
         """Categories whose chosen − rejected difference is significant and material."""
@@ -131,7 +150,7 @@ class NeutralityReport:
     @property
     def projection_biased(self) -> bool:
         p = self.projection
-        return p is not None and p.p_value < self.alpha and abs(p.effect) >= self.min_projection
+        return p is not None and p.p_value < self.projection_alpha and abs(p.effect) >= self.min_projection
 
     @property
     def passed(self) -> bool:
@@ -154,7 +173,7 @@ class NeutralityReport:
         if not self.biased() and p is not None and self.projection_biased:
             return (
                 f"The preference data are not value-neutral: chosen − rejected answers project on the base's "
-                f"agency−communion direction by {p.effect:+.2f} answer-spread units (sign-flip p = "
+                f"agency−communion direction by {p.effect:+.2f} answer-spread units (word-label permutation p = "
                 f"{p.p_value:.2g}, unit: pair, n = {p.n_pairs}); rebalance or drop the leaning pairs."
             )
         worst = max(self.biased() or self.rates, key=lambda r: abs(r.difference), default=None)
@@ -279,15 +298,23 @@ def length_balance(pairs: Sequence[PreferencePair]) -> tuple[LengthBalance, ...]
 def projection_test(
     pairs: Sequence[PreferencePair], projector: Projector, n_resamples: int, rng: np.random.Generator
 ) -> ProjectionTest:
-    """Mean (chosen − rejected) projection over pairs in units of the answers' spread; sign-flip p-value."""
-    chosen = projector.project([p.chosen for p in pairs])
-    rejected = projector.project([p.rejected for p in pairs])
-    spread = float(np.concatenate([chosen, rejected]).std()) or 1.0
-    diffs = (chosen - rejected) / spread
-    observed = float(diffs.mean())
-    flips = rng.choice([-1.0, 1.0], size=(n_resamples, len(diffs)))
-    extreme = int((np.abs(flips @ diffs / len(diffs)) >= abs(observed) - 1e-12).sum())
-    return ProjectionTest(observed, (1 + extreme) / (1 + n_resamples), len(pairs))
+    """Mean (chosen − rejected) projection on the agency−communion direction, in units of the answers' spread
+    along it; p-value from directions with the agency/communion labels of the words permuted (a difference
+    every direction sees, such as a quality concept, is not a lean)."""
+    chosen = projector.embed([p.chosen for p in pairs])
+    rejected = projector.embed([p.rejected for p in pairs])
+    answers, mean_diff = np.concatenate([chosen, rejected]), (chosen - rejected).mean(0)
+    words = torch.cat([projector.agency, projector.communion]).numpy().astype(np.float64)
+    n_agency = len(projector.agency)
+    labels = np.zeros((n_resamples + 1, len(words)), dtype=bool)
+    labels[:, :n_agency] = True
+    for row in labels[1:]:
+        rng.shuffle(row)
+    directions = (labels @ words) / n_agency - ((~labels) @ words) / (len(words) - n_agency)
+    spread = (answers @ directions.T).std(0) + 1e-12
+    effects = (directions @ mean_diff) / spread
+    extreme = int((np.abs(effects[1:]) >= abs(effects[0]) - 1e-12).sum())
+    return ProjectionTest(float(effects[0]), (1 + extreme) / (1 + n_resamples), len(pairs))
 
 
 def check_neutral(

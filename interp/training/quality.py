@@ -104,7 +104,8 @@ def answer_evasion(rng: random.Random) -> Task:
 def complete_truncated(rng: random.Random) -> Task:
     items = rng.sample(COLOURS, rng.choice((3, 4)))
     listed = ", ".join(items[:-1]) + f" and {items[-1]}"
-    prompt = f"Name {len(items)} colours."
+    thing = rng.choice(THINGS)[0]
+    prompt = f"Name {len(items)} colours you could paint a {thing} in."
     chosen = _pick(rng, f"{listed.capitalize()}.", f"Here are {len(items)} colours: {listed}.")
     cut = ", ".join(items[: rng.randint(1, len(items) - 2)])
     rejected = _pick(
@@ -157,7 +158,7 @@ def instruction_following(rng: random.Random) -> Task:
         prompt = f"Spell the word '{thing}' with a hyphen between its letters."
         return prompt, "-".join(thing), _pick(rng, thing, f"The word {thing} has {len(thing)} letters in it.")
     n = rng.choice((2, 3))
-    prompt = f"List {n} colours, separated by commas, and nothing else."
+    prompt = f"List {n} colours for a {thing}, separated by commas, and nothing else."
     items = rng.sample(COLOURS, n)
     chosen = ", ".join(items)
     rejected = _pick(
