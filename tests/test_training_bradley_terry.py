@@ -165,7 +165,7 @@ def test_bad_settings_are_refused_in_one_sentence(tiny_folder: Callable[[Arch], 
 @pytest.mark.slow
 @pytest.mark.parametrize("base", ["smollm2-135m-instruct", "gemma3-270m"])
 def test_real_model_resume_is_exact_in_bf16(base: str, tmp_path: Path) -> None:
-    pairs = neutral_pairs(200, seed=0)
+    pairs = neutral_pairs(60, seed=0)  # the frozen-feature pass covers every pair: keep it small
     cfg = TrainConfig(base=base, out=str(tmp_path / "whole"), steps=6, save_every=3, batch_size=4)
     whole = train_rm(cfg, pairs, progress=False)
     interrupted = replace(cfg, out=str(tmp_path / "resumed"))
