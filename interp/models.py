@@ -234,8 +234,8 @@ def _check_folder(folder: Path, name: str, weights: bool, trust_remote_code: boo
         _check_weights(folder)
 
 
-def _source(name: str, weights: bool, trust_remote_code: bool) -> str:
-    """`resolve(name)`, with a local folder checked first."""
+def checked_source(name: str, weights: bool = True, trust_remote_code: bool = False) -> str:
+    """`resolve(name)`, with a local folder checked first (config, tokenizer, weights): one-sentence refusals."""
     source = resolve(name)
     if Path(source).is_dir():
         _check_folder(Path(source), name, weights, trust_remote_code)
@@ -310,7 +310,7 @@ def _tokenizer(name: str, source: str, trust_remote_code: bool) -> PreTrainedTok
 
 def load_tokenizer(name: str, trust_remote_code: bool = False) -> PreTrainedTokenizerBase:
     """The model's tokenizer, with a pad token set (the EOS token when the model has none)."""
-    return _tokenizer(name, _source(name, False, trust_remote_code), trust_remote_code)
+    return _tokenizer(name, checked_source(name, False, trust_remote_code), trust_remote_code)
 
 
 def _load(
@@ -325,7 +325,7 @@ def _load(
     **extra: Any,
 ) -> ModelHandle:
     torch_dtype = _dtype(dtype)
-    source = _source(name, True, trust_remote_code)
+    source = checked_source(name, True, trust_remote_code)
     tokenizer = _tokenizer(name, source, trust_remote_code)
     config = _from_pretrained(AutoConfig, name, source, "config", trust_remote_code=trust_remote_code, **extra)
     classes = MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES if kind == "rm" else MODEL_FOR_CAUSAL_LM_MAPPING_NAMES

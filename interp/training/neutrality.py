@@ -109,9 +109,9 @@ def base_projector(base: str, trust_remote_code: bool = False) -> Projector | No
     None when the base keeps no local weights (e.g. a hub id not yet downloaded)."""
     from safetensors import safe_open
 
-    from interp.models import load_tokenizer, resolve
+    from interp.models import checked_source, load_tokenizer
 
-    folder = Path(resolve(base))
+    folder = Path(checked_source(base, trust_remote_code=trust_remote_code))
     for file in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
         with safe_open(str(file), "pt") as weights:
             key = next((k for k in weights.keys() if k.endswith("embed_tokens.weight")), None)  # noqa: SIM118
