@@ -66,6 +66,7 @@ def test_planted_bias_experiment_on_a_tiny_model(tiny_folder: Callable[[Arch], P
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # plant + 4 RMs with frozen-feature passes: >900 s on a 2-core machine under load
 def test_planted_bias_experiment_quick_on_smollm2(tmp_path: Path) -> None:
     summary = run("smollm2-135m-instruct", tmp_path, "--quick")
     assert summary["plant_check"]["took"] is True
