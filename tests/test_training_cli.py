@@ -74,6 +74,7 @@ def test_killed_run_resumed_from_the_cli_keeps_its_start_accuracy(
     assert train_rm(killed, pairs, stop_after=3, progress=False).stopped
     args = ["train-rm", "--base", base, "--pairs", "60", "--out", killed.out, "--resume"]
     args += ["--k", "1", "--dtype", "fp32", "--steps", "4", "--batch-size", "4", "--save-every", "2"]
+    args += ["--held-out", str(killed.held_out)]  # the library's default differs from the CLI's
     result = CliRunner().invoke(app, [*args, "--max-length", "128"])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "killed" / "metrics.json").read_text())
