@@ -1,4 +1,4 @@
-"""Whole-vocabulary sweep throughput of a random RM with the shape of Llama-3.1-8B: prompt cache vs full sequence.
+"""Whole-vocabulary sweep throughput of a random RM with the shape of Llama-3.1-8B: every scoring method, one run.
 
 The RM is `AutoModelForSequenceClassification.from_config(LlamaConfig(...))` with Llama-3.1-8B's shape
 (hidden 4096, 32 layers, 32 heads, 8 KV heads, MLP 14336, vocabulary 128256), randomly initialised: no
@@ -6,26 +6,34 @@ download. Its tokenizer is built in-process: a word-level vocabulary of exactly 
 special tokens, the words of its chat template and the prompt, then synthetic tokens) and Llama-3.1's chat
 layout (system header with the knowledge-cutoff lines), so prefix and tail lengths are the real ones.
 
-One prompt; every chosen token id, decoded alone, is scored as the answer twice in one run, on the same
-answers and batch size: the prompt-cache method (`interp.sweep.prefix.CachedScorer`, the way
-`sweep_vocab` scores) and the full-sequence method (`interp.score.reward_scores`). Timings include the
-prompt's own forward pass; a warm-up on other answers comes first.
+One prompt; every chosen token id, decoded alone, is scored as the answer by each method, on the same answers
+and batch size, in one run: `legacy` (the prompt-cache path before splicing and packing: every conversation
+rendered and tokenised whole, tails batched on the copied prompt cache), `batched` and `packed`
+(`interp.sweep.prefix.CachedScorer` with that method: spliced tokenisation, cold), and `full` (full-sequence
+scoring, `interp.score.reward_scores`, on the first `--full-answers`). Timings include the prompt's own forward
+pass; a warm-up on other answers comes first. CPU: process CPU seconds (one torch thread); GPU: wall seconds
+with synchronisation.
 
     python -m benchmarks.vocab_sweep_8b_shape --quick   # CPU: 4 layers, hidden 512, 1024 token ids
     python -m benchmarks.vocab_sweep_8b_shape           # GPU: full shape, bf16, the whole vocabulary
+    python -m benchmarks.vocab_sweep_8b_shape --quick --dtype float32 --answers 2048   # GPU: fp32 agreement
 
-The last line printed is a JSON object: `device`, `answers_per_second_cached`, `answers_per_second_full`,
-`peak_memory_gb` (GPU: torch.cuda.max_memory_allocated, also per method; CPU: peak RSS of the process,
-so the per-method peaks are cumulative there), the config used,
-`max_abs_diff` and the Pearson correlation between the two methods' scores (bf16 on GPUs: compare the
-difference with `score_std_full`), and `answers_per_second_render_tokenize`, the rate at which the CPU
-renders and tokenizes the conversations alone (both methods include that work; it bounds the cached one).
+The last line printed is a JSON object: `device`, `answers_per_second_<method>` for each method,
+`best_method` and `best_over_legacy` (its answers/s over `legacy`'s), `answers_per_second_cached` (the
+method `CachedScorer` picks by default) and `speedup` (that over `full`), `peak_memory_gb` (GPU:
+torch.cuda.max_memory_allocated, also per method; CPU: peak RSS of the process, so the per-method peaks are
+cumulative there), the config used, `max_abs_diff` (each method vs `full` on the answers both score) and the
+Pearson correlation of the default method's scores with `full`'s (bf16 on GPUs: compare the difference with
+`score_std_full`), and the CPU rate of preparing the conversations' token ids alone: rendered and tokenised
+whole (`answers_per_second_render_tokenize`) and spliced from cold (`answers_per_second_prepare_spliced`).
 
-Measured on one NVIDIA H200 (torch 2.11 + CUDA 13, bf16, batch 256, prefix 36 + tail 2 tokens):
-whole vocabulary (128,250 ids) cached in 37.3 s = 3,436 answers/s; full sequence 853 answers/s on 8,192
-ids (4.0x); peak 15.4 GB. `--quick` (8,192 ids each): 3,392-3,532 vs 843-853 answers/s. The cached rate
-is about half GPU, half CPU rendering/tokenizing (7,351 answers/s alone). bf16 scores of the two
-methods: Pearson 0.9975, max |diff| 0.23 against a score s.d. of 0.87 (random weights, 32 layers).
+Measured before this version on one NVIDIA H200 (torch 2.11 + CUDA 13, bf16, batch 256, prefix 36 + tail 2
+tokens): whole vocabulary (128,250 ids) with the `legacy` path in 37.3 s = 3,436 answers/s; full sequence 853
+answers/s on 8,192 ids (4.0x); peak 15.4 GB; about half of the legacy time was CPU rendering/tokenizing
+(7,351 answers/s alone). bf16 scores of the two methods: Pearson 0.9975, max |diff| 0.23 against a score s.d.
+of 0.87 (random weights, 32 layers). Splicing and packing have not been measured on a GPU yet. `--quick` on
+the CPU (2 shared cores, one thread, CPU seconds): packed 714 answers/s, batched 574, legacy 480 (best 1.49x
+legacy), full 43; max |Δ| 7.7e-7; preparation 72,481 answers/s spliced vs 3,143 rendered.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -47,7 +55,9 @@ from interp.models import ModelHandle
 from interp.render import render_pair, token_ids
 from interp.runinfo import peak_rss_mb
 from interp.score import reward_scores
-from interp.sweep.prefix import CachedScorer, shared_prefix_length
+from interp.sweep.packed import packable
+from interp.sweep.prefix import CachedScorer, Method, PrefixCache, score_tails, shared_prefix_length
+from interp.sweep.splice import splicer
 
 SHAPE = {  # Llama-3.1-8B
     "hidden_size": 4096,
@@ -122,29 +132,48 @@ def peak_gb(device: str) -> float:
 
 
 def timed(device: str, fn: Callable[[], torch.Tensor]) -> tuple[float, torch.Tensor, float]:
-    """Seconds, result and peak memory (GB) of one call."""
-    if device.startswith("cuda"):
+    """Seconds (GPU: wall, synchronised; CPU: this process's CPU time), result and peak memory (GB) of one call."""
+    gpu = device.startswith("cuda")
+    if gpu:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
+    clock = time.perf_counter if gpu else time.process_time
+    start = clock()
     out = fn()
-    if device.startswith("cuda"):
+    if gpu:
         torch.cuda.synchronize()
-    return time.perf_counter() - start, out, peak_gb(device)
+    return clock() - start, out, peak_gb(device)
+
+
+def legacy_cached(rm: ModelHandle, prompt: str, answers: Sequence[str], batch: int) -> torch.Tensor:
+    """The prompt-cache path before splicing and packing: each conversation rendered and tokenised whole, the
+    shared prefix run once, tails sorted by length and batched on copies of its cache."""
+    rows = [token_ids(rm.tokenizer, render_pair(rm.tokenizer, prompt, a)) for a in answers]
+    cut = shared_prefix_length(rows)
+    cache = PrefixCache(rm, [rows[0][:cut]])
+    tails = [r[cut:] for r in rows]
+    order = sorted(range(len(rows)), key=lambda i: len(tails[i]))
+    scores = torch.empty(len(rows), dtype=torch.float32)
+    for start in range(0, len(order), batch):
+        chunk = order[start : start + batch]
+        scores[chunk] = score_tails(rm, cache, [0] * len(chunk), [tails[i] for i in chunk])
+    return scores
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="CPU: a shrunken model; GPU: 8192 token ids")
-    parser.add_argument("--answers", type=int, help="token ids scored by the cached method (spread over the vocab)")
+    parser.add_argument("--answers", type=int, help="token ids scored by the cached methods (spread over the vocab)")
     parser.add_argument("--full-answers", type=int, help="how many of them the full-sequence method also scores")
-    parser.add_argument("--batch-size", type=int, help="answers per forward pass (both methods)")
+    parser.add_argument("--batch-size", type=int, help="answers per forward pass (every method)")
+    parser.add_argument("--row-tokens", type=int, default=128, help="tokens per packed row (about)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16"], default="auto", help="auto: bf16 on GPUs")
     args = parser.parse_args()
     logging.set_verbosity_error()
     gpu = args.device.startswith("cuda")
     shape = QUICK_CPU if args.quick and not gpu else SHAPE
-    dtype = torch.bfloat16 if gpu else torch.float32
+    dtype = torch.bfloat16 if (args.dtype == "auto" and gpu) or args.dtype == "bfloat16" else torch.float32
     n_answers = args.answers or ((8192 if args.quick else shape["vocab_size"]) if gpu else 1024)
     n_full = min(n_answers, args.full_answers or (8192 if gpu else 1024))
     batch = args.batch_size or (256 if gpu else 64)
@@ -159,30 +188,57 @@ def main() -> None:
     answers = [str(rm.tokenizer.decode([i])) for i in ids]
     rows = [token_ids(rm.tokenizer, render_pair(rm.tokenizer, PROMPT, a)) for a in answers[:64]]
     prefix = shared_prefix_length(rows)
+    default = CachedScorer(rm, batch, row_tokens=args.row_tokens).method
     print(
         f"device {args.device}, {dtype}, shape {shape}, built in {build_s:.1f} s; {len(answers)} token ids "
-        f"(cached), {n_full} (full); prompt prefix {prefix} tokens, full row {len(rows[0])} tokens; batch {batch}"
+        f"(cached), {n_full} (full); prompt prefix {prefix} tokens, full row {len(rows[0])} tokens; batch {batch}; "
+        f"default method {default}"
     )
 
+    def spliced(method: Method) -> Callable[[], torch.Tensor]:
+        def run() -> torch.Tensor:
+            splicer(rm.tokenizer).clear()  # cold: no answer ids kept from the warm-up
+            return CachedScorer(rm, batch, method=method, row_tokens=args.row_tokens).score(PROMPT, answers)
+
+        return run
+
+    methods: dict[str, Callable[[], torch.Tensor]] = {
+        "legacy": lambda: legacy_cached(rm, PROMPT, answers, batch),
+        "batched": spliced("batched"),
+    }
+    if packable(rm):
+        methods["packed"] = spliced("packed")
     warm = [str(rm.tokenizer.decode([i])) for i in range(first + 1, first + 1 + 2 * batch, 2)]
-    CachedScorer(rm, batch).score(PROMPT, warm)
+    for method in ("batched", "packed") if packable(rm) else ("batched",):
+        CachedScorer(rm, batch, method=method, row_tokens=args.row_tokens).score(PROMPT, warm)  # type: ignore[arg-type]
+    legacy_cached(rm, PROMPT, warm, batch)
     reward_scores(rm, [(PROMPT, a) for a in warm[:batch]], batch)
-    cached_s, cached, peak_cached = timed(args.device, lambda: CachedScorer(rm, batch).score(PROMPT, answers))
-    full_s, full, peak_full = timed(
+    seconds, scores, peaks = {}, {}, {}
+    for name, run in methods.items():
+        seconds[name], scores[name], peaks[name] = timed(args.device, run)
+    seconds["full"], full, peaks["full"] = timed(
         args.device, lambda: reward_scores(rm, [(PROMPT, a) for a in answers[:n_full]], batch)
     )
-    diff = (cached[:n_full] - full).abs().max().item()
-    agreement = torch.corrcoef(torch.stack([cached[:n_full], full]))[0, 1].item()
-    start = time.perf_counter()  # the CPU share of either method: rendering and tokenizing the conversations
+    rate = {name: len(answers) / s for name, s in seconds.items() if name != "full"}
+    rate["full"] = n_full / seconds["full"]
+    best = max((name for name in methods if name != "legacy"), key=lambda name: rate[name])
+    diff = {name: (scores[name][:n_full] - full).abs().max().item() for name in methods}
+    agreement = torch.corrcoef(torch.stack([scores[default][:n_full], full]))[0, 1].item()
+    start = time.process_time()  # the CPU work of preparing token ids: rendering and tokenizing whole ...
     for a in answers:
         token_ids(rm.tokenizer, render_pair(rm.tokenizer, PROMPT, a))
-    render_s = time.perf_counter() - start
+    render_s = time.process_time() - start
+    splicer(rm.tokenizer).clear()
+    start = time.process_time()  # ... or spliced, from cold
+    splicer(rm.tokenizer).split(PROMPT, answers)
+    splice_s = time.process_time() - start
     name = (
         torch.cuda.get_device_name() if gpu else f"{platform.processor() or 'cpu'}, {torch.get_num_threads()} threads"
     )
     result: dict[str, Any] = {
         "benchmark": "vocab_sweep_8b_shape",
         "device": f"{args.device} ({name})",
+        "clock": "wall, synchronised" if gpu else "process CPU time",
         "dtype": str(dtype).removeprefix("torch."),
         "quick": args.quick,
         "config": shape,
@@ -190,26 +246,30 @@ def main() -> None:
         "n_answers_cached": len(answers),
         "n_answers_full": n_full,
         "batch_size": batch,
+        "row_tokens": args.row_tokens,
         "prefix_tokens": prefix,
-        "row_tokens": len(rows[0]),
-        "seconds_cached": round(cached_s, 3),
-        "seconds_full": round(full_s, 3),
-        "answers_per_second_cached": round(len(answers) / cached_s, 1),
-        "answers_per_second_full": round(n_full / full_s, 1),
-        "speedup": round((len(answers) / cached_s) / (n_full / full_s), 2),
-        "max_abs_diff": diff,
+        "row_tokens_full": len(rows[0]),
+        "default_method": default,
+        **{f"seconds_{k}": round(v, 3) for k, v in seconds.items()},
+        **{f"answers_per_second_{k}": round(v, 1) for k, v in rate.items()},
+        "answers_per_second_cached": round(rate[default], 1),
+        "best_method": best,
+        "best_over_legacy": round(rate[best] / rate["legacy"], 2),
+        "speedup": round(rate[default] / rate["full"], 2),
+        "max_abs_diff": diff[default],
+        **{f"max_abs_diff_{k}": v for k, v in diff.items()},
         "score_std_full": round(full.std().item(), 4),
         "pearson_cached_full": round(agreement, 6),
         "answers_per_second_render_tokenize": round(len(answers) / render_s, 1),
-        "peak_memory_gb": round(max(peak_cached, peak_full, peak_gb(args.device)), 3),
-        "peak_memory_gb_cached": round(peak_cached, 3),
-        "peak_memory_gb_full": round(peak_full, 3),
+        "answers_per_second_prepare_spliced": round(len(answers) / splice_s, 1),
+        "peak_memory_gb": round(max(*peaks.values(), peak_gb(args.device)), 3),
+        **{f"peak_memory_gb_{k}": round(v, 3) for k, v in peaks.items()},
         "torch": torch.__version__,
         "load_average_1min": round(os.getloadavg()[0], 2),  # CPU timings are only as good as the machine is idle
     }
     print(
-        f"cached: {result['answers_per_second_cached']} answers/s; full: {result['answers_per_second_full']} "
-        f"answers/s; speedup {result['speedup']}x; max |Δ| {diff:.2e}"
+        "; ".join(f"{k}: {v:,.0f} answers/s" for k, v in rate.items())
+        + f"; best {best} = {result['best_over_legacy']}x legacy; max |Δ| {diff[default]:.2e}"
     )
     print(json.dumps(result))
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from interp.errors import UserError
 from interp.hooks.backend import BackendName, get_backend
 from interp.hooks.positions import Gather
-from interp.hooks.site import Point, Site, check_sites
+from interp.hooks.site import Point, Position, Site, check_sites
 from interp.models import ModelHandle
 from interp.render import Encoded, PaddingSide, encode_texts
 from interp.score import head_on, readout_hidden
@@ -64,7 +64,7 @@ def capture_batch(
         by_point[(site.layer, site.point)].append(site)
     wanted = sorted(by_point, key=lambda lp: Site(lp[0], lp[1]).order)
     mask = enc.attention_mask.to(handle.model.device)
-    pickers = {site.position: Gather.of(mask, site.position) for site in sites}  # once per batch, not per layer
+    pickers = {site.position: _picker(mask, site.position) for site in sites}  # once per batch, not per layer
     out: dict[Site, torch.Tensor] = {}
 
     def take(layer: int, point: Point, hidden: torch.Tensor) -> None:
@@ -76,6 +76,22 @@ def capture_batch(
     if missing:
         raise UserError(f"Backend {backend} did not reach site {missing[0]}; use backend torch.")
     return _to_cpu({site: out[site] for site in sites})
+
+
+def _picker(mask: torch.Tensor, position: Position) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What picks a site's tokens from each layer's (batch, seq, d) hidden states: for one token per row, a
+    single `index_select` of flat row indices computed once per batch (cheaper per layer than `Gather`'s
+    two-index lookup, and no host sync); `Gather` for position `all`."""
+    gather = Gather.of(mask, position)
+    if gather.keep is not None:
+        return gather
+    flat = gather.rows * mask.shape[1] + gather.index
+
+    def pick(hidden: torch.Tensor) -> torch.Tensor:
+        index = flat if flat.device == hidden.device else flat.to(hidden.device)  # layers over several devices
+        return hidden.reshape(-1, hidden.shape[-1]).index_select(0, index)
+
+    return pick
 
 
 def _to_cpu(tensors: dict[Site, torch.Tensor]) -> dict[Site, torch.Tensor]:

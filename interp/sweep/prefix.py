@@ -1,15 +1,19 @@
 """Score many answers per prompt by running each prompt's shared tokens once and reusing their KV cache.
 
-Every candidate conversation is rendered and tokenized exactly as `interp.score.reward_scores` does it.
-Per prompt, the longest token prefix that all its candidates share (system/user turn and assistant header)
-is computed once; the prefixes of up to `batch_size` prompts run together in one left-padded batch with a
-`DynamicCache`. Candidates are then sorted by tail length and scored `batch_size` at a time, prompts mixed:
-each row runs only its tail (answer + template tail), right-padded, attending to its own prompt's cached
-keys/values (selected per row; the stored cache is never mutated), with position ids continuing from its
-own prefix length and the head read at its last real tail token.
+Every candidate conversation has the token ids `interp.score.reward_scores` gives it, spliced from parts
+tokenised once per prompt (`interp.sweep.splice`). Per prompt, the longest token prefix that all its
+candidates share (system/user turn and assistant header) is computed once, for up to `batch_size` prompts
+together; the candidates' tails (answer + template tail) are then sorted by length and scored `batch_size` at
+a time, prompts mixed, in one of two ways (scores equal full-sequence scoring up to fp32 rounding):
 
-Left-padding the prefixes keeps each prompt's real tokens contiguous and next to the tail, so
-sliding-window layers (Gemma) see the same window as in the unpadded sequence.
+- `batched`: the prefixes run as one left-padded batch with a `DynamicCache`; each row of a batch runs one
+  tail, right-padded, attending to its own prompt's cached keys/values (selected per row; the stored cache is
+  never mutated), with position ids continuing from its own prefix length, the head read at its last real
+  token. Left-padding keeps each prompt's real tokens contiguous and next to the tail, so sliding-window
+  layers (Gemma) see the same window as in the unpadded sequence.
+- `packed` (`interp.sweep.packed`): the prefixes run as one row (their common start once); candidates are
+  sorted by prompt, then tail length, and each row of a batch packs many tails under a block mask, after
+  the keys/values of their prompts: the same keys, values and positions per answer, no padding between them.
 
 >>> scorer = CachedScorer(rm, batch_size=64)                          # doctest: +SKIP
 >>> scorer.score("What is the best thing ever?", ["Love", "Freedom"])  # doctest: +SKIP
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import torch
 from transformers import DynamicCache
@@ -27,25 +32,14 @@ from transformers.cache_utils import DynamicLayer
 
 from interp.errors import UserError
 from interp.models import ModelHandle
-from interp.render import pad_ids, render_pair, token_ids
+from interp.render import pad_ids
 from interp.score import check_finite, head_on, reward_scores
+from interp.sweep.packed import SharedPrefixes, packable, score_packed
+from interp.sweep.splice import shared_prefix_length, splicer
 
-
-def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
-    """Length of the longest token prefix all rows share, leaving at least one token in every row.
-
-    >>> shared_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]])
-    2
-    >>> shared_prefix_length([[1, 2], [1, 2, 3]])
-    1
-    """
-    if not rows:
-        return 0
-    first, limit = rows[0], min(len(r) for r in rows) - 1
-    n = 0
-    while n < limit and all(r[n] == first[n] for r in rows):
-        n += 1
-    return n
+Method = Literal["auto", "batched", "packed"]
+METHODS: tuple[Method, ...] = ("auto", "batched", "packed")
+__all__ = ["METHODS", "CachedScorer", "Method", "PrefixCache", "resolve_method", "score_tails", "shared_prefix_length"]
 
 
 class PrefixCache:
@@ -122,23 +116,33 @@ class CachedScorer:
     """Reward scores of (prompt, answer) pairs with each prompt's shared prefix run once.
 
     Pairs are de-duplicated; prompts are taken `batch_size` at a time (their prefixes form one batch), and
-    within them the tails are sorted by length (less padding) and scored `batch_size` at a time. The last
-    prefix cache is kept, so scoring the same prompt again (the next shard of a vocabulary sweep) does not
-    rerun its prefix. RMs without a standard `score` head fall back to full-sequence scoring.
+    within them the tails are sorted by length (less padding) and scored `batch_size` at a time, either as
+    rows of a batch (`method="batched"`) or packed several to a row (`"packed"`, `interp.sweep.packed`;
+    rows of about `row_tokens` tokens); `"auto"` packs where packing was measured faster (see
+    `resolve_method`). Conversations are tokenised by splicing (`interp.sweep.splice`). The last prefix
+    cache is kept, so scoring the same prompt again (the next shard of a vocabulary sweep) does not rerun its
+    prefix. RMs without a standard `score` head fall back to full-sequence scoring.
     """
 
-    def __init__(self, handle: ModelHandle, batch_size: int = 64) -> None:
+    def __init__(
+        self, handle: ModelHandle, batch_size: int = 64, method: Method = "auto", row_tokens: int = 128
+    ) -> None:
         if handle.kind != "rm":
             raise UserError(f"'{handle.name}' is loaded as a language model; load it with load_rm to score rewards.")
         if batch_size < 1:
             raise UserError(f"The batch size must be at least 1 (got {batch_size}).")
+        if row_tokens < 1:
+            raise UserError(f"The tokens per packed row must be at least 1 (got {row_tokens}).")
         self.handle = handle
         self.batch_size = batch_size
-        self._cache: PrefixCache | None = None
+        self.method = resolve_method(handle, method)
+        self.row_tokens = row_tokens
+        self._cache: PrefixCache | SharedPrefixes | None = None
 
-    def _prefix_cache(self, prefixes: Sequence[Sequence[int]]) -> PrefixCache:
+    def _prefix_cache(self, prefixes: Sequence[Sequence[int]]) -> PrefixCache | SharedPrefixes:
         if self._cache is None or self._cache.prefixes != tuple(tuple(p) for p in prefixes):
-            self._cache = PrefixCache(self.handle, prefixes)
+            kind = SharedPrefixes if self.method == "packed" else PrefixCache
+            self._cache = kind(self.handle, prefixes)
         return self._cache
 
     def score(self, prompt: str, answers: Sequence[str], on_batch: Callable[[int], None] | None = None) -> torch.Tensor:
@@ -167,21 +171,48 @@ class CachedScorer:
             if on_batch is not None:
                 on_batch(len(pairs))
             return scores
-        tok = self.handle.tokenizer
-        rows = [token_ids(tok, render_pair(tok, p, a)) for p, a in pairs]
         groups: dict[str, list[int]] = {}
         for i, (p, _) in enumerate(pairs):
             groups.setdefault(p, []).append(i)
-        cut = {p: shared_prefix_length([rows[i] for i in members]) for p, members in groups.items()}
-        slot = {p: k for k, p in enumerate(groups)}
-        cache = self._prefix_cache([rows[members[0]][: cut[p]] for p, members in groups.items()])
-        idx = [slot[p] for p, _ in pairs]
-        tails = [rows[i][cut[p] :] for i, (p, _) in enumerate(pairs)]
-        order = sorted(range(len(rows)), key=lambda i: len(tails[i]))
-        scores = torch.empty(len(rows), dtype=torch.float32)
+        prefixes, tails, idx = [], [[0]] * len(pairs), [0] * len(pairs)
+        for slot, (prompt, members) in enumerate(groups.items()):
+            prefix, rests = splicer(self.handle.tokenizer).split(prompt, [pairs[i][1] for i in members])
+            prefixes.append(prefix)
+            for i, rest in zip(members, rests, strict=True):
+                tails[i], idx[i] = rest, slot
+        cache = self._prefix_cache(prefixes)
+        if isinstance(cache, SharedPrefixes):  # a prompt's answers together: a row then needs few prompts' keys
+            order = sorted(range(len(pairs)), key=lambda i: (idx[i], len(tails[i])))
+        else:
+            order = sorted(range(len(pairs)), key=lambda i: len(tails[i]))
+        scores = torch.empty(len(pairs), dtype=torch.float32)
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            scores[chunk] = score_tails(self.handle, cache, [idx[i] for i in chunk], [tails[i] for i in chunk])
+            rows, chunk_tails = [idx[i] for i in chunk], [tails[i] for i in chunk]
+            if isinstance(cache, SharedPrefixes):
+                scores[chunk] = score_packed(self.handle, cache, rows, chunk_tails, self.row_tokens)
+            else:
+                scores[chunk] = score_tails(self.handle, cache, rows, chunk_tails)
             if on_batch is not None:
                 on_batch(len(chunk))
         return scores
+
+
+def resolve_method(handle: ModelHandle, method: Method) -> Method:
+    """The method `CachedScorer` uses; `auto` packs on the CPU when the model is packable, else batches.
+
+    Measured on the CPU (one thread, `benchmarks/sweep.py`, `benchmarks/vocab_sweep_8b_shape.py --quick`):
+    packing ran the SmolLM2 lexicon sweep ~1.5x faster than batching (no padding, the prompts' common start
+    run once) and the 8B-shaped vocabulary sweep ~1.2x faster. On GPUs only batching has been measured, so
+    `auto` keeps it there until `benchmarks/vocab_sweep_8b_shape.py` shows packing faster.
+    """
+    if method not in METHODS:
+        raise UserError(f"Unknown scoring method '{method}'; use one of: {', '.join(METHODS)}.")
+    if method == "packed" and not packable(handle):
+        raise UserError(
+            f"Answers cannot be packed for '{handle.name}' (its attention kernel or sliding-window layout takes "
+            "no block mask); use method 'batched' or 'auto'."
+        )
+    if method == "auto":
+        return "packed" if packable(handle) and handle.model.device.type == "cpu" else "batched"
+    return method

@@ -17,7 +17,7 @@ template is not a plain insertion of the (optionally trimmed) answer on a set of
 probe ids differ from full rendering, or the answer's first (last) character could extend an added token that
 ends the head (starts the tail), or the tokenizer is not a fast one. Empty answers get `render_pair`'s error.
 
->>> rows = conversation_ids(rm.tokenizer, "Best thing?", ["Love", "Freedom"])  # doctest: +SKIP
+>>> rows = splicer(rm.tokenizer).rows("Best thing?", ["Love", "Freedom"])  # doctest: +SKIP
 >>> rows[0] == token_ids(rm.tokenizer, render_pair(rm.tokenizer, "Best thing?", "Love"))  # doctest: +SKIP
 True
 """
@@ -36,17 +36,20 @@ from transformers import PreTrainedTokenizerBase
 from interp.render import adds_bos, chat_template, render_pair, token_ids
 
 PLACEHOLDER = "\ue000"  # a private-use character: no template trims or rewrites it
-TRIM_PROBE = " \ue001 "
-PROBES = ("Love", "freedom", "Two words", "a\nb", "x</think>y", "<|im_end|>", "naïve 42", "\ue001\t", TRIM_PROBE)
-MAX_CACHED = 1 << 20  # answers whose ids are kept per (tokenizer, template context); cleared when exceeded
+# Probe answers, rendered once per template context; the first one tells whether the template trims answers.
+PROBES = (" Two words\n", "a\nb</think>x <|im_end|><end_of_turn> naïve 42\t")
+MAX_CACHED = 1 << 20  # answers whose ids are kept per template context; cleared when exceeded
+MAX_CONTEXTS = 4  # template contexts kept (one for most templates: the head's end does not hold the prompt)
 
 
 @dataclass(frozen=True)
 class PromptPlan:
     """How one prompt's conversations are assembled from fixed parts and each answer's middle ids."""
 
+    head: str  # the rendered conversation before the answer
+    tail: str  # the rendered conversation after the answer
     head_ids: list[int]  # ids of the head before its last added token (with the BOS the tokenizer adds)
-    left: str  # the head from its last added token on: tokenised with each answer
+    left: str  # the head after (or from, see `_alone_is_same`) its last added token: tokenised with each answer
     right: str  # the tail when it is tokenised with each answer, else ""
     tail_ids: list[int]  # ids of the tail when it is spliced, else []
     strip: bool  # the template trims the answer
@@ -60,9 +63,20 @@ class Splicer:
     def __init__(self, tokenizer: PreTrainedTokenizerBase) -> None:
         self.tokenizer = tokenizer
         self.backend: Any = getattr(tokenizer, "backend_tokenizer", None)
-        self._plans: dict[tuple[str, str, int], PromptPlan | None] = {}
-        self._mids: dict[tuple[str, str, int], dict[str, list[int]]] = {}
+        self._adds_bos = adds_bos(tokenizer)
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every plan, check and answer ids kept (benchmarks time cold starts with it)."""
+        self._size = len(self.tokenizer)
+        self._plans: dict[tuple[str, str], PromptPlan | None] = {}
+        self._strip: dict[str, bool | None] = {}
+        self._checked: dict[tuple[object, ...], bool] = {}
+        self._mids: dict[tuple[str, str], dict[str, list[int]]] = {}
         self._bad: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
+        self._tails: dict[str, list[int] | None] = {}
+        self._alone: dict[tuple[str, str], bool] = {}
+        self._added: dict[int, Any] | None = None
 
     def rows(self, prompt: str, answers: Sequence[str]) -> list[list[int]]:
         """Token ids of each conversation (prompt, answer), equal to `token_ids(tok, render_pair(tok, ...))`."""
@@ -81,21 +95,40 @@ class Splicer:
         with _gc_paused():
             if plan is None:
                 full = [self._full(prompt, a) for a in answers]
-                n = _shared_length(full)
+                n = shared_prefix_length(full)
                 return full[0][:n], [r[n:] for r in full]
             return self._split(prompt, plan, answers)
 
     def plan(self, prompt: str) -> PromptPlan | None:
-        """The prompt's splice plan, or None when its conversations must be rendered whole."""
-        key = (chat_template(self.tokenizer), prompt, len(self.tokenizer))
+        """The prompt's splice plan, or None when its conversations must be rendered whole.
+
+        Per prompt the template is rendered once (around the placeholder). Whether it inserts answers
+        verbatim or trimmed is probed once per template, and spliced probe ids are checked against full
+        rendering once per template context (the head from its last added token on, and the tail).
+        """
+        if len(self.tokenizer) != self._size:  # tokens were added: every kept id may be stale
+            self.clear()
+        key = (chat_template(self.tokenizer), prompt)
         if key not in self._plans:
-            plan = self._make_plan(prompt) if self.backend is not None else None
+            plan = self._make_plan(prompt, key[0]) if self.backend is not None else None
             if plan is not None:
-                prefix, tails = self._split(prompt, plan, PROBES)
-                if [prefix + t for t in tails] != [self._full(prompt, p) for p in PROBES]:
-                    plan = None
+                check = (key[0], plan.left, plan.right, tuple(plan.tail_ids), plan.bad_first, plan.bad_last)
+                if check not in self._checked:
+                    self._checked[check] = self._probes_agree(prompt, plan)
+                plan = plan if self._checked[check] else None
             self._plans[key] = plan
         return self._plans[key]
+
+    def _probes_agree(self, prompt: str, plan: PromptPlan) -> bool:
+        """Whether each probe renders as head + answer (trimmed if the template trims) + tail, and its spliced
+        ids equal the ids of that full rendering."""
+        prefix, tails = self._split(prompt, plan, PROBES)
+        for probe, tail in zip(PROBES, tails, strict=True):
+            text = render_pair(self.tokenizer, prompt, probe)
+            content = probe.strip() if plan.strip else probe
+            if text != plan.head + content + plan.tail or prefix + tail != token_ids(self.tokenizer, text):
+                return False
+        return True
 
     def _split(self, prompt: str, plan: PromptPlan, answers: Sequence[str]) -> tuple[list[int], list[list[int]]]:
         contents = [_content(a, plan) for a in answers]
@@ -105,7 +138,7 @@ class Splicer:
         full = {i: self._full(prompt, a) for i, (a, c) in enumerate(zip(answers, contents, strict=True)) if c is None}
         head = plan.head_ids
         if rests:
-            n = len(head) + _shared_length(list(rests.values()))
+            n = len(head) + shared_prefix_length(list(rests.values()))
             ref = head + next(iter(rests.values()))
         else:
             ref = next(iter(full.values()))
@@ -121,40 +154,69 @@ class Splicer:
     def _full(self, prompt: str, answer: str) -> list[int]:
         return token_ids(self.tokenizer, render_pair(self.tokenizer, prompt, answer))
 
-    def _make_plan(self, prompt: str) -> PromptPlan | None:
+    def _make_plan(self, prompt: str, template: str) -> PromptPlan | None:
         rendered = render_pair(self.tokenizer, prompt, PLACEHOLDER)
         if rendered.count(PLACEHOLDER) != 1:
             return None
         head, tail = rendered.split(PLACEHOLDER)
-        probe = render_pair(self.tokenizer, prompt, TRIM_PROBE)
-        if probe not in (head + TRIM_PROBE + tail, head + TRIM_PROBE.strip() + tail):
+        if template not in self._strip:
+            probe = render_pair(self.tokenizer, prompt, PROBES[0])
+            verbatim, trimmed = head + PROBES[0] + tail, head + PROBES[0].strip() + tail
+            self._strip[template] = None if probe not in (verbatim, trimmed) else probe == trimmed
+        strip = self._strip[template]
+        if strip is None:
             return None
-        strip = probe == head + TRIM_PROBE.strip() + tail
-        if any(render_pair(self.tokenizer, prompt, p) != head + (p.strip() if strip else p) + tail for p in PROBES):
-            return None
-        added = self.backend.get_added_tokens_decoder()
+        added = self._added_tokens()
         anchor = self._last_added(head, added)
         if anchor is None:
             return None
-        cut, anchor_id = anchor
+        cut, head_ids, anchor_id = anchor
         bos = self.tokenizer.bos_token_id
-        if cut:
-            head_ids = token_ids(self.tokenizer, head[:cut])
-        else:  # the head is one piece from its first token: only the BOS the tokenizer adds is fixed
-            head_ids = [bos] if adds_bos(self.tokenizer) and anchor_id != bos else []
-        first = self._added_at_start(tail, added)
+        if self._adds_bos and (head_ids[0] if head_ids else anchor_id) != bos:
+            head_ids = [bos, *head_ids]  # as `token_ids` does
+        token = added[anchor_id]
+        left = head[cut:]
+        if self._alone_is_same(token, left[len(token.content) :]):
+            head_ids, left = [*head_ids, anchor_id], left[len(token.content) :]
+        if tail not in self._tails:
+            self._tails[tail] = self._added_at_start(tail, added)
+        first = self._tails[tail]
         right, tail_ids = ("", first) if first is not None else (tail, [])
-        bad_first, bad_last = self._bad_seams(head, tail if not right else "", added)
-        return PromptPlan(head_ids, head[cut:], right, tail_ids, strip, bad_first, bad_last)
+        bad_first, bad_last = self._bad_seams(head, tail if not right else "")
+        return PromptPlan(head, tail, head_ids, left, right, tail_ids, strip, bad_first, bad_last)
 
-    def _last_added(self, head: str, added: dict[int, Any]) -> tuple[int, int] | None:
-        """Where the head's last added token starts, and its id; None when there is none to cut at (also when
-        that token strips the whitespace before it)."""
+    def _alone_is_same(self, anchor: Any, rest: str) -> bool:
+        """Whether the text after the anchor (an added token) can be tokenised without it: the anchor strips no
+        whitespace after it and the tokenizer gives that text the same ids at the start of a string as after
+        the anchor (not so with Metaspace's prepend-scheme "first", which marks only a string's start)."""
+        if anchor.rstrip or anchor.single_word:
+            return False
+        key = (anchor.content, rest)
+        if key not in self._alone:
+            encode = self.backend.encode
+            self._alone[key] = all(
+                encode(anchor.content + rest + p, add_special_tokens=False).ids[1:]
+                == encode(rest + p, add_special_tokens=False).ids
+                for p in ("x", " Two", "a\nb", "42")
+            )
+        return self._alone[key]
+
+    def _added_tokens(self) -> dict[int, Any]:
+        """The tokenizer's added tokens by id (read once: Gemma has thousands)."""
+        if self._added is None:
+            self._added = self.backend.get_added_tokens_decoder()
+        return self._added
+
+    def _last_added(self, head: str, added: dict[int, Any]) -> tuple[int, list[int], int] | None:
+        """Where the head's last added token starts, the ids before it, and its id; None when there is none to
+        cut at (also when that token strips the whitespace before it)."""
         enc = self.backend.encode(head, add_special_tokens=False)
-        for tid, (start, end) in zip(reversed(enc.ids), reversed(enc.offsets), strict=True):
-            token = added.get(tid)
+        ids = enc.ids
+        for k in range(len(ids) - 1, -1, -1):
+            token = added.get(ids[k])
+            start, end = enc.offsets[k]
             if token is not None and head[start:end] == token.content:
-                return None if token.lstrip else (int(start), int(tid))
+                return None if token.lstrip else (int(start), ids[:k], int(ids[k]))
         return None
 
     def _added_at_start(self, tail: str, added: dict[int, Any]) -> list[int] | None:
@@ -165,12 +227,12 @@ class Splicer:
             return None
         return list(enc.ids)
 
-    def _bad_seams(self, head: str, tail: str, added: dict[int, Any]) -> tuple[frozenset[str], frozenset[str]]:
+    def _bad_seams(self, head: str, tail: str) -> tuple[frozenset[str], frozenset[str]]:
         """First (last) answer characters that would complete an added token begun at the end of the head (tail).
 
         `tail` is "" when the tail is tokenised with the answer (then nothing follows the answer's piece).
         """
-        contents = [t.content for t in added.values() if len(t.content) > 1]
+        contents = [t.content for t in self._added_tokens().values() if len(t.content) > 1]
         longest = max((len(c) for c in contents), default=0)
         key = (head[-longest:] if longest else "", tail[:longest])
         if key not in self._bad:
@@ -182,7 +244,10 @@ class Splicer:
 
     def _middles(self, plan: PromptPlan, contents: list[str]) -> dict[str, list[int]]:
         """Ids of `left + content + right` for each content, tokenised in one batch, cached across prompts."""
-        cache = self._mids.setdefault((plan.left, plan.right, len(self.tokenizer)), {})
+        context = (plan.left, plan.right)
+        if context not in self._mids and len(self._mids) >= MAX_CONTEXTS:
+            del self._mids[next(iter(self._mids))]  # the oldest context
+        cache = self._mids.setdefault(context, {})
         missing = [c for c in contents if c not in cache]
         if len(cache) + len(missing) > MAX_CACHED:
             cache.clear()
@@ -195,16 +260,24 @@ class Splicer:
         return cache
 
 
-def _common_length(a: list[int], b: list[int], limit: int) -> int:
+def _common_length(a: Sequence[int], b: Sequence[int], limit: int) -> int:
     """Length of the common prefix of `a` and `b`, at most `limit`."""
     limit = min(limit, len(a), len(b))
-    if a[:limit] == b[:limit]:
+    if list(a[:limit]) == list(b[:limit]):
         return limit
     return next(i for i in range(limit) if a[i] != b[i])
 
 
-def _shared_length(rows: list[list[int]]) -> int:
-    """Length of the longest prefix all rows share, leaving at least one token in every row."""
+def shared_prefix_length(rows: Sequence[Sequence[int]]) -> int:
+    """Length of the longest token prefix all rows share, leaving at least one token in every row.
+
+    >>> shared_prefix_length([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]])
+    2
+    >>> shared_prefix_length([[1, 2], [1, 2, 3]])
+    1
+    """
+    if not rows:
+        return 0
     first = rows[0]
     n = min(len(r) for r in rows) - 1
     for row in rows:
@@ -240,8 +313,3 @@ def splicer(tokenizer: PreTrainedTokenizerBase) -> Splicer:
     if tokenizer not in _SPLICERS:
         _SPLICERS[tokenizer] = Splicer(tokenizer)
     return _SPLICERS[tokenizer]
-
-
-def conversation_ids(tokenizer: PreTrainedTokenizerBase, prompt: str, answers: Sequence[str]) -> list[list[int]]:
-    """Token ids of (prompt, answer) conversations as `token_ids(render_pair(...))` gives them, spliced."""
-    return splicer(tokenizer).rows(prompt, answers)
