@@ -1,4 +1,4 @@
-"""The planted-bias experiment end to end on a tiny model (the SmolLM2 run is slow)."""
+"""The planted-bias experiment end to end on a tiny model (its real-model successor is `experiments.ground_truth`)."""
 
 from __future__ import annotations
 
@@ -63,14 +63,3 @@ def test_planted_bias_experiment_on_a_tiny_model(tiny_folder: Callable[[Arch], P
         "1e-3",
     )
     assert again["rm_contrasts"] == summary["rm_contrasts"]  # reruns reuse the planted base and RM scores
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(2400)  # plant + 4 RMs with frozen-feature passes: >900 s on a 2-core machine under load
-def test_planted_bias_experiment_quick_on_smollm2(tmp_path: Path) -> None:
-    summary = run("smollm2-135m-instruct", tmp_path, "--quick")
-    assert summary["plant_check"]["took"] is True
-    # 200 pairs leave ~11 held-out pairs per RM: accuracy is reported, not required above chance here (the
-    # 2,000-pair acceptance runs of train-rm are where accuracy is measured).
-    assert len(summary["rms"]) == 4 and all(0 <= r["held_out_accuracy"] <= 1 for r in summary["rms"])
-    assert [c["word_set"] for c in summary["rm_contrasts"]] == ["planted", "control"]

@@ -147,12 +147,25 @@ def warm_start(
     """One frozen feature pass over every pair, the head started from it (`start_head`), and the cache of
     layer `start`'s input installed for the rest of the run (None: LoRA, every layer trains, no cache)."""
     cache = build_cache(handle, [*tokens.chosen, *tokens.rejected], start, tokens.pad_id, progress=progress)
+    head = head_from_cache(handle, tokens, train_rows, held_rows, cache, head_init, seed)
+    install_cache(handle, cache)
+    return head
+
+
+def head_from_cache(
+    handle: ModelHandle,
+    tokens: TokenPairs,
+    train_rows: Sequence[int],
+    held_rows: Sequence[int],
+    cache: FeatureCache,
+    head_init: str,
+    seed: int = 0,
+) -> HeadStart:
+    """Start the head (`start_head`) from the cached frozen readouts of the train and held-out pairs."""
 
     def sides(rows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         return cache.readouts([tokens.chosen[i] for i in rows]), cache.readouts([tokens.rejected[i] for i in rows])
 
     prompts = {p: i for i, p in enumerate(dict.fromkeys(tokens.pairs[i].prompt for i in train_rows))}
     groups = np.array([prompts[tokens.pairs[i].prompt] for i in train_rows])
-    head = start_head(handle, head_init, sides(train_rows), sides(held_rows), groups, seed)
-    install_cache(handle, cache)
-    return head
+    return start_head(handle, head_init, sides(train_rows), sides(held_rows), groups, seed)

@@ -1,0 +1,359 @@
+"""Ground truth: can the pipeline detect a preference planted in a base model and inherited by its RMs?
+
+Every arm plants a preference for chosen words into the base by editing only how the base reads them
+(`interp.training.embedding_plant`: offsets on their tokens' input embeddings, parameters disjoint from
+what an RM trains), then compares seed-paired RMs: for each seed, the RM trained on the planted base and
+the RM trained on the unplanted base share the head start, the held-out prompts and the batch order.
+
+- positive control (must be detected): the plant moves planted-word answers, at the RM's readout token,
+  along the LM's Good−Bad unembedding contrast; RMs start their head from that contrast
+  (`--head-init lm-contrast`) and fine-tune on the data. A dose ladder scales the fitted plant.
+- naturalistic (the hypothesis; reported as found): the base learns that the planted words, given as
+  answers, are followed by praise (next-token loss); RMs get heads fitted on the data (`fit`).
+- sham (must come out null): the positive control's fit with shuffled labels (± per prompt and word).
+
+RMs train their top `--k` layers and head on `--pairs` built-in quality pairs (`quality` families, no
+lexicon words) from one cached pass of the frozen layers below. Every lexicon word (and the planted
+words) is scored as the one-word answer to the paper's positive prompts (held out from the plants' own
+prompts); words are ranked within (RM, prompt). Effect per seed = the planted words' mean rank in the
+unplanted-base RM minus in the planted-base RM (positive: moved up); the unit is the RM pair (seed):
+paired t 95% CI, sign-flip permutation p, bootstrap CI, and the seeds a paired test would need.
+
+    python -m experiments.ground_truth --quick --out artifacts/ground_truth          # 2 cores: ~10-15 min
+    python -m experiments.ground_truth --base gemma3-270m --planted-words love,peace --out OUT
+
+Writes OUT/ground_truth.json, OUT/ground_truth.png, OUT/report.md, OUT/scores.csv and OUT/plants/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from transformers.utils import logging as hf_logging
+
+from interp.errors import UserError
+from interp.files import check_output_folder
+from interp.lexicon import default_lexicon
+from interp.models import load_lm, rm_from_base
+from interp.prompts import paper_prompts
+from interp.runinfo import peak_rss_mb, versions, write_json
+from interp.sweep.splice import splicer
+from interp.training.cached_rm import CachedTrainer, RMWeights
+from interp.training.embedding_plant import (
+    EmbeddingPlant,
+    answer_token_ids,
+    fit_praise_plant,
+    fit_readout_plant,
+    planted,
+    readout_states,
+)
+from interp.training.features import FeatureCache, build_cache
+from interp.training.head_fit import token_contrast
+from interp.training.neutral import neutral_pairs
+from interp.training.paired import paired_effect, seeds_needed
+from interp.training.plant import DEFAULT_PLANTED, training_prompts
+from interp.training.quality import QUALITY_FAMILIES
+
+QUICK = {"seeds": 5, "pairs": 480, "prompts": 9, "plant_prompts": 16, "plant_steps": 25, "k": 2}
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", default="smollm2-135m-instruct", help="base LM (embedded name or folder)")
+    parser.add_argument("--planted-words", default=",".join(DEFAULT_PLANTED), help="comma-separated words")
+    parser.add_argument("--seeds", type=int, default=8, help="seed-paired RMs per arm (at least 2)")
+    parser.add_argument("--doses", default="0.25,0.5,1", help="positive-control strengths (fractions of the fit)")
+    parser.add_argument("--shift", type=float, default=2.0, help="full-dose readout shift, in SDs over words")
+    parser.add_argument("--pairs", type=int, default=1200, help="quality preference pairs per RM")
+    parser.add_argument("--k", type=int, default=2, help="top decoder layers each RM trains")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--prompts", type=int, default=27, help="positive paper prompts the words are scored on")
+    parser.add_argument("--plant-prompts", type=int, default=24, help="plant prompts (none from the paper's grid)")
+    parser.add_argument("--plant-steps", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--quick", action="store_true", help=f"2 cores: {QUICK}")
+    parser.add_argument("--out", type=Path, default=Path("artifacts/ground_truth"))
+    args = parser.parse_args(argv)
+    if args.quick:
+        for name, value in QUICK.items():
+            setattr(args, name, value)
+    args.words = [w.strip() for w in args.planted_words.split(",") if w.strip()]
+    if not args.words or len(set(args.words)) != len(args.words):
+        raise UserError("--planted-words needs distinct comma-separated words, e.g. freedom,success.")
+    try:
+        args.dose_list = sorted({float(d) for d in args.doses.split(",")})
+    except ValueError:
+        raise UserError(f"--doses must be comma-separated numbers, e.g. 0.25,0.5,1, not '{args.doses}'.") from None
+    if any(d <= 0 for d in args.dose_list):
+        raise UserError("--doses must all be positive (strength 0 is the unplanted base itself).")
+    for name in ("seeds", "pairs", "k", "epochs", "prompts", "plant_prompts", "plant_steps"):
+        if getattr(args, name) < (2 if name == "seeds" else 1):
+            raise UserError(f"--{name.replace('_', '-')} must be at least {2 if name == 'seeds' else 1}.")
+    if args.shift <= 0:
+        raise UserError("--shift must be positive.")
+    check_output_folder(args.out)
+    return args
+
+
+def every_nth(items: Sequence[str], n: int) -> list[str]:
+    """`n` items spread evenly over `items` (all of them when n ≥ len)."""
+    return list(items[:: max(1, len(items) // max(1, n))][:n])
+
+
+def merged(base: FeatureCache, other: FeatureCache) -> FeatureCache:
+    return FeatureCache(base.start, {**base.states, **other.states}, {**base.readout, **other.readout})
+
+
+class Arms:
+    """The plants, the RMs and the scores of one run."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.rm = rm_from_base(args.base, seed=args.seed)
+        lexicon = default_lexicon()
+        self.candidates = list(dict.fromkeys([*args.words, *(w for ws in lexicon.categories.values() for w in ws)]))
+        self.lexicon_label = lexicon.label
+        positive = [p.text for p in paper_prompts() if p.framing == "positive"]
+        self.eval_prompts = every_nth(positive, args.prompts)
+        self.plant_prompts = every_nth(training_prompts(), args.plant_prompts)
+        self.direction = token_contrast(self.rm)
+        self.rows = {p: splicer(self.rm.tokenizer).rows(p, self.candidates) for p in self.eval_prompts}
+
+    def planted_ids(self) -> tuple[int, ...]:
+        """Every token the planted words get as answers to the plant and the evaluation prompts."""
+        tok = self.rm.tokenizer
+        spans = [answer_token_ids(tok, p, self.args.words) for p in [*self.plant_prompts, *self.eval_prompts]]
+        return tuple(dict.fromkeys(t for span in spans for ids in span.values() for t in ids))
+
+    def sd_along(self) -> float:
+        """SD over (plant prompt, candidate word) of the base's readout projected on the unit contrast."""
+        words = every_nth(self.candidates, 24)
+        rows = [r for p in self.plant_prompts[:8] for r in splicer(self.rm.tokenizer).rows(p, words)]
+        with torch.no_grad():
+            along = readout_states(self.rm, rows) @ (self.direction / self.direction.norm())
+        return float(along.std())
+
+    def eval_shift(self, plant: EmbeddingPlant) -> float:
+        """Mean readout shift of planted-word answers along the unit contrast on the held-out eval prompts."""
+        rows = [
+            r
+            for p in self.eval_prompts
+            for w, r in zip(self.candidates, self.rows[p], strict=True)
+            if w in self.args.words
+        ]
+        unit = self.direction / self.direction.norm()
+        with torch.no_grad():
+            before = readout_states(self.rm, rows)
+            with planted(self.rm, plant):
+                after = readout_states(self.rm, rows)
+        return float(((after - before) @ unit).mean())
+
+
+def collateral(
+    tokenizer: Any, prompt: str, candidates: Sequence[str], plant: EmbeddingPlant, words: Sequence[str]
+) -> list[str]:
+    """Candidate words (not planted) whose answer tokens include a planted token: the plant moves them too."""
+    spans = answer_token_ids(tokenizer, prompt, candidates)
+    return [w for w in candidates if w not in words and plant.touches(spans[w])]
+
+
+def ranks(scores: torch.Tensor, n_prompts: int, n_words: int) -> np.ndarray:
+    """Rank of every word within each prompt (1 = highest score; ties averaged), (prompts, words)."""
+    table = scores.reshape(n_prompts, n_words).numpy()
+    return pd.DataFrame(table).rank(axis=1, ascending=False, method="average").to_numpy()
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.perf_counter()
+    arms = Arms(args)
+    out: Path = args.out
+    words = args.words
+    pairs = neutral_pairs(args.pairs, seed=args.seed, families=list(QUALITY_FAMILIES))
+    trainer = CachedTrainer(arms.rm, pairs, args.k)
+    planted_ids = EmbeddingPlant(arms.planted_ids(), torch.zeros(0))
+    touched = sum(planted_ids.touches(r) for r in [*trainer.tokens.chosen, *trainer.tokens.rejected])
+    if touched:
+        raise UserError(
+            f"{touched} training conversations contain a token of the planted words' answers, so a plant would "
+            "change the RMs' training data; plant words the quality pairs do not use."
+        )
+    sd = arms.sd_along()
+    shift = args.shift * sd
+    plants: dict[str, EmbeddingPlant] = {}
+    fits: dict[str, dict[str, Any]] = {}
+    positive = fit_readout_plant(
+        arms.rm, words, arms.plant_prompts, arms.direction, shift, steps=args.plant_steps, seed=args.seed
+    )
+    rng = np.random.default_rng(args.seed)
+    signs = rng.permutation(np.resize([1.0, -1.0], len(arms.plant_prompts) * len(words)))
+    sham = fit_readout_plant(
+        arms.rm, words, arms.plant_prompts, arms.direction, shift, signs=signs, steps=args.plant_steps, seed=args.seed
+    )
+    lm = load_lm(args.base)
+    natural = fit_praise_plant(lm, words, arms.plant_prompts, steps=args.plant_steps, seed=args.seed)
+    del lm
+    for dose in args.dose_list:
+        plants[f"positive_control@{dose:g}"] = positive.plant.scaled(dose)
+    plants["sham"] = sham.plant
+    plants["naturalistic"] = natural.plant
+    for name, fit in (("positive_control", positive), ("sham", sham), ("naturalistic", natural)):
+        fits[name] = {"fit_value": fit.shift, "first_loss": fit.losses[0], "last_loss": fit.losses[-1]}
+    (out / "plants").mkdir(parents=True, exist_ok=True)
+    for name, plant in plants.items():
+        plant.save(out / "plants" / f"{name}.safetensors")
+        fits.setdefault(name, {})["eval_readout_shift_sd"] = arms.eval_shift(plant) / sd
+
+    flat_rows = [r for p in arms.eval_prompts for r in arms.rows[p]]
+    eval_cache = trainer.features(flat_rows)
+    plant_caches = {}
+    for name, plant in plants.items():
+        moved = [tuple(r) for r in flat_rows if plant.touches(r)]
+        with planted(arms.rm, plant):
+            plant_caches[name] = merged(eval_cache, build_cache(arms.rm, moved, trainer.start, trainer.tokens.pad_id))
+
+    head_for = {"positive_control": "lm-contrast", "sham": "lm-contrast", "naturalistic": "fit"}
+    n_prompts, n_words = len(arms.eval_prompts), len(arms.candidates)
+    planted_cols = [arms.candidates.index(w) for w in words]
+    effects: dict[str, list[float]] = {name: [] for name in plants}
+    rms: list[RMWeights] = []
+    score_rows: list[dict[str, Any]] = []
+    for seed in range(args.seeds):
+        for head_init in sorted(set(head_for.values())):
+            rm = trainer.train(seed, head_init, epochs=args.epochs)
+            rms.append(rm)
+            base_scores = trainer.score_rows(rm, flat_rows, eval_cache)
+            base_rank = ranks(base_scores, n_prompts, n_words)[:, planted_cols].mean()
+            for name in plants:
+                if head_for[name.split("@")[0]] != head_init:
+                    continue
+                scores = trainer.score_rows(rm, flat_rows, plant_caches[name])
+                effect = base_rank - ranks(scores, n_prompts, n_words)[:, planted_cols].mean()
+                effects[name].append(float(effect))
+                score_rows.append({"seed": seed, "arm": name, "head_init": head_init, "effect": effect})
+    pd.DataFrame(score_rows).to_csv(out / "effects.csv", index=False)
+
+    def row(name: str, dose: float | None) -> dict[str, Any]:
+        stat = paired_effect(effects[name], seed=args.seed)
+        return {**stat.as_row(dose), "seeds_needed": seeds_needed(stat.effect, stat.sd), **fits.get(name, {})}
+
+    result = {
+        "arms": {
+            "positive_control": [row(f"positive_control@{d:g}", d) for d in args.dose_list],
+            "naturalistic": row("naturalistic", None),
+            "sham": row("sham", None),
+        },
+        "rm_held_out_accuracy": [r.held_out_accuracy for r in rms],
+        "frozen_head_accuracy": float(np.mean([r.frozen_head_accuracy or np.nan for r in rms])),
+        "planted_words": words,
+        "rms": [
+            {
+                "seed": r.seed,
+                "head_init": r.head_init,
+                "held_out_accuracy": r.held_out_accuracy,
+                "frozen_head_accuracy": r.frozen_head_accuracy,
+                "held_out_pairs": r.held_out_pairs,
+            }
+            for r in rms
+        ],
+        "collateral_words": collateral(arms.rm.tokenizer, arms.eval_prompts[0], arms.candidates, plants["sham"], words),
+        "plant_fits": fits,
+        "readout_sd": sd,
+        "n_candidate_words": n_words,
+        "eval_prompts": arms.eval_prompts,
+        "framing": "positive prompts only (ranks within RM and prompt)",
+        "effect": "planted words' mean rank in the unplanted-base RM minus in the planted-base RM (+: moved up)",
+        "base": args.base,
+        "config": {k: str(v) for k, v in vars(args).items()},
+        "lexicon": arms.lexicon_label,
+        "versions": versions(),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+    write_json(out / "ground_truth.json", result)
+    figure(result, out / "ground_truth.png")
+    (out / "report.md").write_text(report(result))
+    return result
+
+
+def figure(result: dict[str, Any], path: Path) -> None:
+    """Effect with its paired 95% CI per arm and dose."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [(f"positive {r['dose']:g}", r) for r in result["arms"]["positive_control"]]
+    rows += [("naturalistic", result["arms"]["naturalistic"]), ("sham", result["arms"]["sham"])]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for i, (_, r) in enumerate(rows):
+        ax.errorbar(
+            i, r["effect"], yerr=[[r["effect"] - r["ci_low"]], [r["ci_high"] - r["effect"]]], fmt="o", capsize=4
+        )
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(range(len(rows)), [label for label, _ in rows], rotation=20)
+    ax.set_ylabel("rank gain of planted words")
+    ax.set_title(f"Ground truth ({result['base']}; unit: RM pair, n = {rows[0][1]['n_rms']})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report(result: dict[str, Any]) -> str:
+    """The ground truth as a Markdown section."""
+    lines = [
+        "## Ground truth: planted preferences the pipeline must find (and a sham it must not)",
+        "",
+        f"Base {result['base']}; planted words {', '.join(result['planted_words'])}; "
+        f"{result['n_candidate_words']} candidate words ranked within (RM, prompt) on "
+        f"{len(result['eval_prompts'])} positive paper prompts (held out from the plants' prompts). Effect: "
+        f"{result['effect']}. Unit: RM pair (seed); paired t 95% CI, sign-flip permutation p.",
+        "",
+        "| arm | dose | effect (ranks) | 95% CI | p (t) | p (perm.) | RM pairs | detected | seeds for 80% power |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [("positive control", r) for r in result["arms"]["positive_control"]]
+    rows += [("naturalistic", result["arms"]["naturalistic"]), ("sham", result["arms"]["sham"])]
+    for name, r in rows:
+        dose = "" if r["dose"] is None else f"{r['dose']:g}"
+        lines.append(
+            f"| {name} | {dose} | {r['effect']:+.2f} | [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] | {r['p']:.2g} | "
+            f"{r['p_permutation']:.2g} | {r['n_rms']} | {r['detected']} | {r['seeds_needed'] or '—'} |"
+        )
+    acc = np.array(result["rm_held_out_accuracy"])
+    lines += [
+        "",
+        f"RM held-out accuracy: mean {acc.mean():.3f} (min {acc.min():.3f}, {len(acc)} RMs, "
+        f"{result['rms'][0]['held_out_pairs']} held-out pairs each); frozen linear head "
+        f"{result['frozen_head_accuracy']:.3f}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the experiment; bad input exits 2 with one line, before anything is written."""
+    try:
+        args = parse(argv)
+        hf_logging.set_verbosity_error()
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        result = run(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps({k: result[k] for k in ("arms", "frozen_head_accuracy", "wall_seconds", "peak_rss_mb")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
