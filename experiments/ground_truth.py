@@ -7,10 +7,12 @@ the RM trained on the unplanted base share the head start, the held-out prompts 
 
 - positive control (must be detected): the plant moves planted-word answers, at the RM's readout token,
   along the LM's Good−Bad unembedding contrast; RMs start their head from that contrast
-  (`--head-init lm-contrast`) and fine-tune on the data. A dose ladder scales the fitted plant.
+  (`--head-init lm-contrast`) and fine-tune on the data. The dose is the shift reached on the plant's
+  prompts, in SDs of the readout's projection over words (`--doses`).
 - naturalistic (the hypothesis; reported as found): the base learns that the planted words, given as
   answers, are followed by praise (next-token loss); RMs get heads fitted on the data (`fit`).
-- sham (must come out null): the positive control's fit with shuffled labels (± per prompt and word).
+- sham (must come out null): the positive control's fit with shuffled labels (± per prompt and word), as
+  large as the top dose's edit; each seed pair gets its own shuffle, so the sham varies across units.
 
 RMs train their top `--k` layers and head on `--pairs` built-in quality pairs (`quality` families, no
 lexicon words) from one cached pass of the frozen layers below. Every lexicon word (and the planted
@@ -43,16 +45,17 @@ from transformers.utils import logging as hf_logging
 from interp.errors import UserError
 from interp.files import check_output_folder
 from interp.lexicon import default_lexicon
-from interp.models import load_lm, rm_from_base
+from interp.models import rm_from_base
 from interp.prompts import paper_prompts
 from interp.runinfo import peak_rss_mb, versions, write_json
 from interp.sweep.splice import splicer
 from interp.training.cached_rm import CachedTrainer, RMWeights
 from interp.training.embedding_plant import (
     EmbeddingPlant,
+    PlantFit,
+    ReadoutPlanter,
     answer_token_ids,
     fit_praise_plant,
-    fit_readout_plant,
     planted,
     readout_states,
 )
@@ -71,8 +74,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--base", default="smollm2-135m-instruct", help="base LM (embedded name or folder)")
     parser.add_argument("--planted-words", default=",".join(DEFAULT_PLANTED), help="comma-separated words")
     parser.add_argument("--seeds", type=int, default=8, help="seed-paired RMs per arm (at least 2)")
-    parser.add_argument("--doses", default="0.25,0.5,1", help="positive-control strengths (fractions of the fit)")
-    parser.add_argument("--shift", type=float, default=2.0, help="full-dose readout shift, in SDs over words")
+    parser.add_argument(
+        "--doses", default="0.25,0.5,1", help="positive-control strengths: readout shifts in SDs over words"
+    )
     parser.add_argument("--pairs", type=int, default=1200, help="quality preference pairs per RM")
     parser.add_argument("--k", type=int, default=2, help="top decoder layers each RM trains")
     parser.add_argument("--epochs", type=int, default=1)
@@ -99,10 +103,12 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     for name in ("seeds", "pairs", "k", "epochs", "prompts", "plant_prompts", "plant_steps"):
         if getattr(args, name) < (2 if name == "seeds" else 1):
             raise UserError(f"--{name.replace('_', '-')} must be at least {2 if name == 'seeds' else 1}.")
-    if args.shift <= 0:
-        raise UserError("--shift must be positive.")
     check_output_folder(args.out)
     return args
+
+
+def log(started: float, message: str) -> None:
+    print(f"[{time.perf_counter() - started:7.1f} s] {message}", file=sys.stderr, flush=True)
 
 
 def every_nth(items: Sequence[str], n: int) -> list[str]:
@@ -128,6 +134,7 @@ class Arms:
         self.plant_prompts = every_nth(training_prompts(), args.plant_prompts)
         self.direction = token_contrast(self.rm)
         self.rows = {p: splicer(self.rm.tokenizer).rows(p, self.candidates) for p in self.eval_prompts}
+        self._eval_before: torch.Tensor | None = None
 
     def planted_ids(self) -> tuple[int, ...]:
         """Every token the planted words get as answers to the plant and the evaluation prompts."""
@@ -153,18 +160,18 @@ class Arms:
         ]
         unit = self.direction / self.direction.norm()
         with torch.no_grad():
-            before = readout_states(self.rm, rows)
+            if self._eval_before is None:
+                self._eval_before = readout_states(self.rm, rows) @ unit
             with planted(self.rm, plant):
-                after = readout_states(self.rm, rows)
-        return float(((after - before) @ unit).mean())
+                return float((readout_states(self.rm, rows) @ unit - self._eval_before).mean())
 
 
 def collateral(
-    tokenizer: Any, prompt: str, candidates: Sequence[str], plant: EmbeddingPlant, words: Sequence[str]
+    tokenizer: Any, prompt: str, candidates: Sequence[str], planted_ids: Sequence[int], words: Sequence[str]
 ) -> list[str]:
     """Candidate words (not planted) whose answer tokens include a planted token: the plant moves them too."""
     spans = answer_token_ids(tokenizer, prompt, candidates)
-    return [w for w in candidates if w not in words and plant.touches(spans[w])]
+    return [w for w in candidates if w not in words and not set(planted_ids).isdisjoint(spans[w])]
 
 
 def ranks(scores: torch.Tensor, n_prompts: int, n_words: int) -> np.ndarray:
@@ -187,60 +194,59 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"{touched} training conversations contain a token of the planted words' answers, so a plant would "
             "change the RMs' training data; plant words the quality pairs do not use."
         )
+    log(started, f"cached {len(trainer.tokens)} pairs; fitting plants")
     sd = arms.sd_along()
-    shift = args.shift * sd
-    plants: dict[str, EmbeddingPlant] = {}
-    fits: dict[str, dict[str, Any]] = {}
-    positive = fit_readout_plant(
-        arms.rm, words, arms.plant_prompts, arms.direction, shift, steps=args.plant_steps, seed=args.seed
-    )
-    rng = np.random.default_rng(args.seed)
-    signs = rng.permutation(np.resize([1.0, -1.0], len(arms.plant_prompts) * len(words)))
-    sham = fit_readout_plant(
-        arms.rm, words, arms.plant_prompts, arms.direction, shift, signs=signs, steps=args.plant_steps, seed=args.seed
-    )
-    lm = load_lm(args.base)
-    natural = fit_praise_plant(lm, words, arms.plant_prompts, steps=args.plant_steps, seed=args.seed)
-    del lm
-    for dose in args.dose_list:
-        plants[f"positive_control@{dose:g}"] = positive.plant.scaled(dose)
-    plants["sham"] = sham.plant
-    plants["naturalistic"] = natural.plant
-    for name, fit in (("positive_control", positive), ("sham", sham), ("naturalistic", natural)):
-        fits[name] = {"fit_value": fit.shift, "first_loss": fit.losses[0], "last_loss": fit.losses[-1]}
+    planter = ReadoutPlanter(arms.rm, words, arms.plant_prompts, arms.direction)
+    fitted: dict[str, PlantFit] = {f"positive_control@{d:g}": planter.for_shift(d * sd) for d in args.dose_list}
+    size = float(fitted[f"positive_control@{args.dose_list[-1]:g}"].plant.delta.norm())
+    for seed in range(args.seeds):  # a sham per seed pair: its label shuffle is part of the unit's randomness
+        signs = np.random.default_rng([args.seed, seed]).permutation(np.resize([1.0, -1.0], len(planter.rows)))
+        fitted[f"sham#{seed}"] = planter.of_norm(size, signs)
+    log(started, "positive control and shams fitted")
+    fitted["naturalistic"] = fit_praise_plant(arms.rm, words, arms.plant_prompts, args.plant_steps, seed=args.seed)
     (out / "plants").mkdir(parents=True, exist_ok=True)
-    for name, plant in plants.items():
-        plant.save(out / "plants" / f"{name}.safetensors")
-        fits.setdefault(name, {})["eval_readout_shift_sd"] = arms.eval_shift(plant) / sd
+    fits: dict[str, dict[str, Any]] = {}
+    for name, fit in fitted.items():
+        fit.plant.save(out / "plants" / f"{name}.safetensors")
+        fits[name] = {
+            "fit_value": fit.shift / (sd if name != "naturalistic" else 1.0),
+            "edit_norm": float(fit.plant.delta.norm()),
+            "eval_readout_shift_sd": arms.eval_shift(fit.plant) / sd,
+        }
+    log(started, "plants fitted and saved")
 
     flat_rows = [r for p in arms.eval_prompts for r in arms.rows[p]]
     eval_cache = trainer.features(flat_rows)
     plant_caches = {}
-    for name, plant in plants.items():
-        moved = [tuple(r) for r in flat_rows if plant.touches(r)]
-        with planted(arms.rm, plant):
+    for name, fit in fitted.items():
+        moved = [tuple(r) for r in flat_rows if fit.plant.touches(r)]
+        with planted(arms.rm, fit.plant):
             plant_caches[name] = merged(eval_cache, build_cache(arms.rm, moved, trainer.start, trainer.tokens.pad_id))
 
     head_for = {"positive_control": "lm-contrast", "sham": "lm-contrast", "naturalistic": "fit"}
     n_prompts, n_words = len(arms.eval_prompts), len(arms.candidates)
     planted_cols = [arms.candidates.index(w) for w in words]
-    effects: dict[str, list[float]] = {name: [] for name in plants}
+    effects: dict[str, list[float]] = {}
     rms: list[RMWeights] = []
     score_rows: list[dict[str, Any]] = []
     for seed in range(args.seeds):
         for head_init in sorted(set(head_for.values())):
             rm = trainer.train(seed, head_init, epochs=args.epochs)
             rms.append(rm)
+            log(started, f"RM seed {seed} ({head_init}): held-out accuracy {rm.held_out_accuracy:.3f}")
             base_scores = trainer.score_rows(rm, flat_rows, eval_cache)
             base_rank = ranks(base_scores, n_prompts, n_words)[:, planted_cols].mean()
-            for name in plants:
-                if head_for[name.split("@")[0]] != head_init:
+            for name in fitted:
+                arm, _, plant_seed = name.partition("#")
+                if head_for[arm.split("@")[0]] != head_init or (plant_seed and int(plant_seed) != seed):
                     continue
                 scores = trainer.score_rows(rm, flat_rows, plant_caches[name])
-                effect = base_rank - ranks(scores, n_prompts, n_words)[:, planted_cols].mean()
-                effects[name].append(float(effect))
-                score_rows.append({"seed": seed, "arm": name, "head_init": head_init, "effect": effect})
+                effect = float(base_rank - ranks(scores, n_prompts, n_words)[:, planted_cols].mean())
+                effects.setdefault(arm, []).append(effect)
+                score_rows.append({"seed": seed, "arm": arm, "head_init": head_init, "effect": effect})
     pd.DataFrame(score_rows).to_csv(out / "effects.csv", index=False)
+    shams = [fits.pop(f"sham#{seed}") for seed in range(args.seeds)]
+    fits["sham"] = {k: float(np.mean([f[k] for f in shams])) for k in shams[0]}
 
     def row(name: str, dose: float | None) -> dict[str, Any]:
         stat = paired_effect(effects[name], seed=args.seed)
@@ -265,7 +271,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             for r in rms
         ],
-        "collateral_words": collateral(arms.rm.tokenizer, arms.eval_prompts[0], arms.candidates, plants["sham"], words),
+        "collateral_words": collateral(arms.rm.tokenizer, arms.eval_prompts[0], arms.candidates, planter.ids, words),
         "plant_fits": fits,
         "readout_sd": sd,
         "n_candidate_words": n_words,

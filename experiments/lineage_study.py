@@ -149,12 +149,11 @@ def causal(
     folder: Path,
     best: int,
     log: Log,
-    light: bool = False,
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Ablation conditions (with controls) and the steering dose-response, as effect tables."""
     prompts = profile.prompts("causal")
     words = causal_words(words, profile.causal_words_per_category)
-    layers = [best] if light else sorted({best, *range(0, rm.n_layers, profile.layer_stride)})
+    layers = sorted({best, *range(0, rm.n_layers, profile.layer_stride)})
     spread = (
         np.linspace(0, rm.n_layers - 1, profile.random_layers).astype(int).tolist() if profile.random_layers else []
     )
@@ -167,14 +166,12 @@ def causal(
         unedited(),
         *ablation_conditions(base_vectors, "base_direction", layers),
         *random_ablations(rm.d_model, rm.n_layers, random_layers, profile.n_random, seed=1000),
+        # the controls that separate routes, and the other erasure methods
+        *ablation_conditions(orth, "base_orth_head", [best]),
+        *ablation_conditions(layer_vectors(rm_result, rm.n_layers), "rm_direction", [best]),
+        mean_ablation_condition(base_vectors[best], float((x_best @ base_vectors[best]).mean()), best),
+        leace_condition(fit_leace(torch.as_tensor(base_data.X[:, best]), base_data.labels), best),
     ]
-    if not light:  # the controls that separate routes, and the other erasure methods
-        conditions += [
-            *ablation_conditions(orth, "base_orth_head", [best]),
-            *ablation_conditions(layer_vectors(rm_result, rm.n_layers), "rm_direction", [best]),
-            mean_ablation_condition(base_vectors[best], float((x_best @ base_vectors[best]).mean()), best),
-            leace_condition(fit_leace(torch.as_tensor(base_data.X[:, best]), base_data.labels), best),
-        ]
     log(f"ablation: {len(conditions)} conditions × {len(prompts)} prompts × {len(words)} words")
     ablation = cached_table(
         folder / "ablation_scores.csv",
@@ -182,8 +179,6 @@ def causal(
             rm, prompts, words, conditions, on_condition=_progress(log, len(conditions), "ablation")
         ),
     )
-    if light:
-        return effects(ablation), None
     scale = float(x_best.norm(dim=1).mean())
     steering_conds = [
         unedited(),
@@ -272,12 +267,8 @@ def study(
     store: Path,
     log: Log,
     lexicon: Lexicon | None = None,
-    light: bool = False,
 ) -> dict[str, Any]:
-    """Run every step for one lineage; returns the numbers the report and summary.json quote.
-
-    `light` runs the ablation at the best probe layer and at all layers only (no steering, no durability).
-    """
+    """Run every step for one lineage; returns the numbers the report and summary.json quote."""
     lexicon = lexicon or default_lexicon()
     words = word_categories(lexicon)
     folder.mkdir(parents=True, exist_ok=True)
@@ -305,30 +296,27 @@ def study(
     best = base_probes.best_layer(PROBE_METHOD)
     direction, contrast = unembedding_direction(base, token_ids(lexicon, base))
     reading = head_reading(rm, direction, contrast)
-    ablation, steering = causal(
-        rm, base_probes, rm_probes, base_data, rm_data, words, profile, folder, best, log, light=light
-    )
+    ablation, steering = causal(rm, base_probes, rm_probes, base_data, rm_data, words, profile, folder, best, log)
     ablation.to_csv(folder / "ablation_effects.csv", index=False)
+    steering.to_csv(folder / "steering_effects.csv", index=False)
+    log("durability: checkpoints")
+    vector = layer_vectors(base_probes, rm.n_layers)[best]
+    dur = cached_table(
+        folder / "durability.csv",
+        lambda: durability(base, base_data, folder / "rm", lexicon, words, profile, store, best, vector),
+    )
     figures = {
         "probe_auc": plot_probe_auc(
             probe_table, folder / "probe_auc.png", method=PROBE_METHOD, title=f"{base_name}: agency vs communion"
         ),
         "transfer": plot_transfer(persistence.directions, folder / "transfer.png", method=PROBE_METHOD),
         "ablation": plot_ablation_by_layer(ablation, folder / "ablation.png", title=Path(base_name).name),
-    }
-    if steering is not None:
-        steering.to_csv(folder / "steering_effects.csv", index=False)
-        figures["steering"] = plot_steering(steering, folder / "steering.png", title=f"layer {best}")
-        log("durability: checkpoints")
-        vector = layer_vectors(base_probes, rm.n_layers)[best]
-        dur = cached_table(
-            folder / "durability.csv",
-            lambda: durability(base, base_data, folder / "rm", lexicon, words, profile, store, best, vector),
-        )
-        figures["durability"] = plot_durability(dur, folder / "durability.png", title=Path(base_name).name)
-        figures["persistence_heatmap"] = plot_persistence_heatmap(
+        "steering": plot_steering(steering, folder / "steering.png", title=f"layer {best}"),
+        "durability": plot_durability(dur, folder / "durability.png", title=Path(base_name).name),
+        "persistence_heatmap": plot_persistence_heatmap(
             pd.read_csv(folder / "persistence_along.csv"), folder / "persistence_heatmap.png", method=PROBE_METHOD
-        )
+        ),
+    }
     return summarise(
         base_name,
         family,

@@ -5,6 +5,8 @@ and `smoke` (tiny random models in seconds; what the tests run).
 'quick'
 >>> [p.key for p in get_profile("quick").prompts("probe")]
 ['best_ever_one', 'worst_ever_one']
+>>> get_profile("full").ground_truth
+('--seeds', '8')
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ CAUSAL_PROMPTS = ("best_ever_one", "greatest_world_single", "worst_ever_one", "b
 @dataclass(frozen=True)
 class Profile:
     """Sizes of every step. Prompt keys of None mean all 54 prompts; `causal_words_per_category` of None
-    means every lexicon word in the ablation and steering grid."""
+    means every lexicon word in the ablation and steering grid; `ground_truth` holds the size flags of
+    `experiments.ground_truth` (base, output folder and seed come from the run)."""
 
     name: str
     bases: tuple[tuple[str, str], ...] = (("smollm2-135m-instruct", "llama"), ("gemma3-270m", "gemma"))
@@ -51,7 +54,7 @@ class Profile:
     steer_n_random: int = 10
     steer_fractions: tuple[float, ...] = (-1.0, 0.0, 1.0)
     durability_checkpoints: int = 2
-    plant_steps: int = 30
+    ground_truth: tuple[str, ...] = ("--quick",)
     seed: int = 0
 
     def prompts(self, which: str = "behaviour") -> tuple[Prompt, ...]:
@@ -86,7 +89,7 @@ PROFILES = {
         steer_n_random=20,
         steer_fractions=(-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0),
         durability_checkpoints=4,
-        plant_steps=60,
+        ground_truth=("--seeds", "8"),
     ),
     "smoke": Profile(
         "smoke",
@@ -107,7 +110,12 @@ PROFILES = {
         steer_n_random=2,
         steer_fractions=(-1.0, 0.0, 1.0),
         durability_checkpoints=2,
-        plant_steps=2,
+        ground_truth=(
+            *("--seeds", "2", "--pairs", "60", "--prompts", "2"),
+            *("--plant-prompts", "4", "--plant-steps", "3", "--k", "1"),
+            # the tiny tokenizer splits the default words into pieces the training pairs use; kindness is one token
+            *("--planted-words", "kindness"),
+        ),
     ),
 }
 

@@ -1,10 +1,11 @@
 """The main job (`make demo`): the whole study on the embedded models, written to artifacts/<run>/report.md.
 
-RMs are trained from both bases on identical built-in neutral pairs; then for each lineage: value-bias
-sweep, probes, persistence, unembedding reading, ablation and steering with random-direction controls,
-durability along checkpoints. Across lineages: the rank statistics (unit: prompt, one RM per family), the
-implicit reward (MWLR) between the two bases, and the planted-bias ground truth (a third lineage whose
-base was fine-tuned to prefer five agency words).
+First the ground truth (`experiments.ground_truth` on the first base, sized by the profile): preferences
+planted into the base, seed-paired RMs from the planted and the unplanted base, and a sham that must come out
+null; its section opens the report. Then RMs are trained from both bases on identical built-in neutral pairs;
+for each lineage: value-bias sweep, probes, persistence, unembedding reading, ablation and steering with
+random-direction controls, durability along checkpoints. Across lineages: the rank statistics (unit: prompt,
+one RM per family) and the implicit reward (MWLR) between the two bases.
 
     python -m experiments.run_all --quick        # 2 CPU cores, < 20 min (the default profile)
     python -m experiments.run_all --full         # all 54 prompts, more data, more seeds
@@ -25,11 +26,12 @@ import pandas as pd
 import torch
 from transformers.utils import logging as hf_logging
 
+from experiments import ground_truth
 from experiments.lineage_study import study, word_categories
 from experiments.profiles import PROFILES, Profile, get_profile
-from interp.causal.study import bootstrap_mean
 from interp.embedded import EMBEDDED
 from interp.errors import UserError
+from interp.files import read_json
 from interp.lexicon import default_lexicon
 from interp.models import load_lm, resolve
 from interp.plots.mwlr import plot_mwlr
@@ -38,7 +40,8 @@ from interp.runinfo import peak_rss_mb, versions
 from interp.stats.analysis import StatsConfig, analyse
 from interp.sweep.implicit import mwlr, mwlr_summary
 from interp.sweep.logprobs import answer_logprobs
-from interp.training.plant import DEFAULT_PLANTED, PlantConfig, plant_bias, plant_check
+
+WHERE_NOT_WHAT = {"out", "threads"}  # ground-truth arguments that do not change its result
 
 
 def _check_inputs(profile: Profile, run: Path) -> None:
@@ -122,69 +125,23 @@ def _implicit_reward(run: Path, profile: Profile) -> str:
     )
 
 
-def _planted(run: Path, profile: Profile) -> tuple[str, str]:
-    """Plant five agency words into the first base; returns (planted base folder, report section)."""
-    folder = run / "planted_base"
-    source = profile.bases[0][0]
-    if not (folder / "config.json").exists():
-        plant_bias(
-            PlantConfig(base=source, out=str(folder), steps=profile.plant_steps, k=profile.k_layers, seed=profile.seed),
-            progress=False,
-        )
-    base, planted = load_lm(source), load_lm(str(folder))
-    candidates = list(word_categories(default_lexicon()))
-    check = plant_check(
-        base, planted, list(DEFAULT_PLANTED), candidates, [p.text for p in profile.prompts() if p.framing == "positive"]
+def _ground_truth(run_dir: Path, profile: Profile) -> tuple[dict[str, Any], str]:
+    """Planted preferences and seed-paired RMs on the first base (`experiments.ground_truth`); returns
+    (result, report section). A finished result whose configuration matches this run's is reused."""
+    folder = run_dir / "ground_truth"
+    args = ground_truth.parse(
+        ["--base", profile.bases[0][0], "--out", str(folder), "--seed", str(profile.seed), *profile.ground_truth]
     )
-    check.ranks.to_csv(run / "plant_check.csv", index=False)
-    section = [
-        "## Ground truth: a planted preference\n",
-        f"`{source}` was fine-tuned briefly to answer value prompts with {', '.join(DEFAULT_PLANTED)} "
-        "(all agency words). Log-prob check of the plant (unit: prompt; `plant_check.csv`):\n",
-        "```\n" + json.dumps(check.summary(), indent=1, default=str) + "\n```\n",
-        "The lineage `planted` below is that base → an RM trained on the same neutral pairs; its "
-        "behaviour gap should exceed the unplanted SmolLM2 lineage's, and ablating its base direction "
-        "should shrink it.\n",
-    ]
-    return str(folder), "\n".join(section)
-
-
-def _planted_advantage(unplanted_scores: Path, planted_scores: Path) -> dict[str, Any]:
-    """Per prompt, the planted words' mean reward minus the other lexicon words' mean, in the RM from the planted
-    base minus the same in the RM from the unplanted base. Unit: prompt; 95 % bootstrap CI over prompts."""
-    advantages = []
-    for path in (unplanted_scores, planted_scores):
-        scores = pd.read_csv(path)
-        planted = scores["word"].isin(DEFAULT_PLANTED)
-        by_prompt = scores.groupby(["prompt", planted])["score"].mean().unstack()
-        advantages.append(by_prompt[True] - by_prompt[False])
-    diff = (advantages[1] - advantages[0]).to_numpy()
-    lo, hi = bootstrap_mean(diff)
-    return {
-        "unplanted_advantage": float(advantages[0].mean()),
-        "planted_advantage": float(advantages[1].mean()),
-        "difference": float(diff.mean()),
-        "ci95": [lo, hi],
-        "n_prompts": len(diff),
-        "unit": "prompt",
-    }
-
-
-def _planted_text(result: dict[str, Any], source: str) -> str:
-    verdict = (
-        "the RM from the planted base prefers the planted words more (CI above 0): the inheritance is found "
-        "with the right sign"
-        if result["ci95"][0] > 0
-        else "no inheritance detected: the CI includes 0 or is below it (a null result, reported as such)"
+    wanted = {k: str(v) for k, v in vars(args).items() if k not in WHERE_NOT_WHAT}
+    saved = folder / "ground_truth.json"
+    result = (
+        read_json(saved, "delete the ground_truth folder to rerun it", ("config", "arms"))
+        if saved.exists() and (folder / "ground_truth.png").exists()
+        else None
     )
-    return (
-        f"\nReward advantage of the planted words over the other lexicon words (mean over prompts): RM from "
-        f"`{source}` {result['unplanted_advantage']:+.4f}, RM from the planted base "
-        f"{result['planted_advantage']:+.4f}; difference {result['difference']:+.4f}, 95 % bootstrap CI "
-        f"[{result['ci95'][0]:+.4f}, {result['ci95'][1]:+.4f}] over {result['n_prompts']} prompts "
-        f"(unit: prompt; one RM per base). Verdict: {verdict}. The planted lineage's ablation table above "
-        "shows whether removing its base direction changes the gap.\n"
-    )
+    if result is None or {k: result["config"].get(k) for k in wanted} != wanted:
+        result = ground_truth.run(args)
+    return result, ground_truth.report(result) + "\n![Ground truth](ground_truth/ground_truth.png)\n"
 
 
 def run(profile: Profile, run_dir: Path) -> dict[str, Any]:
@@ -202,31 +159,28 @@ def run(profile: Profile, run_dir: Path) -> dict[str, Any]:
     }
     (run_dir / "config.json").write_text(json.dumps(config, indent=2, default=str))
     store = run_dir.parent / "store"
-    _log("planting agency words into the first base (ground truth)")
-    planted_base, planted_section = _planted(run_dir, profile)
+    _log("ground truth: planted preferences, seed-paired RMs")
+    truth, truth_section = _ground_truth(run_dir, profile)
+    torch.manual_seed(profile.seed)  # the lineages see the same RNG whether the ground truth ran or was reused
     lineages: dict[str, dict[str, Any]] = {}
-    for name, family in [*profile.bases, (planted_base, "planted")]:
-        slug = "planted" if family == "planted" else Path(name).name
+    for name, family in profile.bases:
+        slug = Path(name).name
         _log(f"lineage {slug}")
-        lineages[slug] = study(name, family, profile, run_dir / slug, store, _log, light=family == "planted")
-    unplanted = {k: v for k, v in lineages.items() if v["family"] != "planted"}
-    source = Path(profile.bases[0][0]).name
-    inherited = _planted_advantage(run_dir / source / "scores.csv", run_dir / "planted" / "scores.csv")
-    summary_planted = {"planted_words": list(DEFAULT_PLANTED), **inherited}
-    sections = [
-        _behaviour_stats(run_dir, profile, unplanted),
-        _implicit_reward(run_dir, profile),
-        planted_section + _planted_text(summary_planted, source),
-    ]
+        lineages[slug] = study(name, family, profile, run_dir / slug, store, _log)
+    sections = [_behaviour_stats(run_dir, profile, lineages), _implicit_reward(run_dir, profile)]
     summary = {
         "profile": profile.to_dict(),
+        "ground_truth": {
+            "arms": truth["arms"],
+            "rm_held_out_accuracy": truth["rm_held_out_accuracy"],
+            "frozen_head_accuracy": truth["frozen_head_accuracy"],
+        },
         "lineages": lineages,
-        "planted_inheritance": summary_planted,
         "wall_seconds": time.perf_counter() - started,
         "peak_rss_mb": peak_rss_mb(),
     }
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    write_report(run_dir, summary, sections)
+    write_report(run_dir, summary, sections, lead=[truth_section])
     _log(f"report: {run_dir / 'report.md'} ({summary['wall_seconds']:.0f} s, peak RSS {summary['peak_rss_mb']:.0f} MB)")
     return summary
 

@@ -7,7 +7,7 @@ the file it came from, so each claim is traceable.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +80,9 @@ def lineage_section(run: Path, name: str, s: Mapping[str, Any]) -> str:
     return "\n".join(out)
 
 
-def write_report(run: Path, summary: Mapping[str, Any], extra_sections: list[str]) -> Path:
-    """Write `run/report.md` (atomically) from the summary and extra (already formatted) sections."""
+def write_report(run: Path, summary: Mapping[str, Any], extra_sections: list[str], lead: Sequence[str] = ()) -> Path:
+    """Write `run/report.md` (atomically): the `lead` sections, one section per lineage of the summary, then the
+    extra sections (all already formatted)."""
     head = [
         f"# rm-interp report — run `{run.name}`\n",
         f"Profile `{summary['profile']['name']}`; wall time {summary['wall_seconds']:.0f} s; peak RSS "
@@ -92,7 +93,7 @@ def write_report(run: Path, summary: Mapping[str, Any], extra_sections: list[str
         "With one RM per family, family comparisons have the prompt as their unit and cannot generalise to RMs.\n",
     ]
     body = [lineage_section(run, name, s) for name, s in summary["lineages"].items()]
-    return atomic_write(run / "report.md", "\n".join(head + body + extra_sections) + "\n")
+    return atomic_write(run / "report.md", "\n".join([*head, *lead, *body, *extra_sections]) + "\n")
 
 
 def load_summary(run: Path) -> dict[str, Any]:

@@ -165,3 +165,19 @@ def test_bad_directions_are_user_errors(rm, enc):
 def test_other_backends_refuse_to_capture_inside_an_intervention(rm, enc):
     with steer(rm, _direction(rm), 1.0, [Site(1)]), pytest.raises(UserError, match="backend='torch'"):
         capture(rm, enc, [Site(2)], backend="nnsight")
+
+
+def test_cached_sweeps_under_an_intervention_batch_and_score_as_full_sequences(rm):
+    from interp.sweep.prefix import CachedScorer
+
+    scorer = CachedScorer(rm, batch_size=4)  # made outside the intervention: `auto` packs on the CPU here
+    assert scorer.method == "packed"
+    d = _direction(rm)
+    with steer(rm, d, 3.0, [Site(1), Site(2)]):
+        cached = scorer.score_pairs(PAIRS)
+        assert scorer.method == "batched"  # edits are placed by a 2-D mask, so `auto` batches under them
+        full = score_encoded(rm, encode_pairs(rm.tokenizer, PAIRS, padding_side="right"))
+        with pytest.raises(UserError, match="Packed scoring cannot run under an intervention"):
+            CachedScorer(rm, method="packed")
+    assert torch.allclose(cached, full, atol=1e-5)
+    assert not torch.allclose(cached, scorer.score_pairs(PAIRS), atol=1e-3)  # the steering changed the scores

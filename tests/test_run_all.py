@@ -37,25 +37,31 @@ def test_run_all_smoke_writes_report_figures_and_traceable_numbers(tmp_path):
     report = (run / "report.md").read_text()
     summary = json.loads((run / "summary.json").read_text())
     assert summary["wall_seconds"] > 0 and summary["peak_rss_mb"] > 0
-    assert set(summary["lineages"]) == {"llama", "gemma", "planted"}
+    assert set(summary["lineages"]) == {"llama", "gemma"}
+    # the ground truth opens the report, with its figure
+    assert set(summary["ground_truth"]["arms"]) == {"positive_control", "naturalistic", "sham"}
+    assert len(summary["ground_truth"]["rm_held_out_accuracy"]) == 2 * 2  # 2 seeds × 2 head starts
+    headings = [line for line in report.splitlines() if line.startswith("## ")]
+    assert headings[0].startswith("## Ground truth") and len(headings) == 5  # + 2 lineages, Figure 1, MWLR
+    assert (run / "ground_truth" / "ground_truth.png").stat().st_size > 1000
+    assert "](ground_truth/ground_truth.png)" in report
     for name, lineage in summary["lineages"].items():
         effect = lineage["ablation_base_direction"]["all_layers"]
         assert {"d_reward_gap", "null_lo", "null_hi"} <= set(effect[0])
         for figure in lineage["figures"].values():
             assert Path(figure).stat().st_size > 1000 and Path(figure).is_relative_to(run)
             assert Path(figure).relative_to(run).as_posix() in report
-        if name == "planted":  # the light lineage: ablation only
-            assert "steering" not in lineage["figures"]
-            continue
         # alpha = 0 steering is a bit-exact no-op: its gaps equal the unedited model's
         steering = pd.read_csv(run / name / "steering_scores.csv")
         zero = steering[steering.condition == "steer_base@+0.00"].set_index("prompt")
         none = steering[steering.condition == "none"].set_index("prompt")
         assert (zero.loc[none.index, "reward_gap"] == none["reward_gap"]).all()
     assert (run / "fig1_table.csv").exists() and (run / "mwlr.png").exists()
+    truth_written = (run / "ground_truth" / "ground_truth.json").stat().st_mtime_ns
     again = _run_all("--profile", "smoke", "--out", str(tmp_path / "out"), "--bases", f"{llama}:llama,{gemma}:gemma")
     assert again.returncode == 0
     assert json.loads((run / "summary.json").read_text())["wall_seconds"] < summary["wall_seconds"]
+    assert (run / "ground_truth" / "ground_truth.json").stat().st_mtime_ns == truth_written  # reused, not rerun
 
 
 @pytest.mark.parametrize(

@@ -135,13 +135,15 @@ class CachedScorer:
             raise UserError(f"The tokens per packed row must be at least 1 (got {row_tokens}).")
         self.handle = handle
         self.batch_size = batch_size
-        self.method = resolve_method(handle, method)
+        self.requested = method
+        self.method = resolve_method(handle, method)  # as of now; interventions entered later change `auto`
         self.row_tokens = row_tokens
         self._cache: PrefixCache | SharedPrefixes | None = None
 
     def _prefix_cache(self, prefixes: Sequence[Sequence[int]]) -> PrefixCache | SharedPrefixes:
-        if self._cache is None or self._cache.prefixes != tuple(tuple(p) for p in prefixes):
-            kind = SharedPrefixes if self.method == "packed" else PrefixCache
+        self.method = resolve_method(self.handle, self.requested)
+        kind = SharedPrefixes if self.method == "packed" else PrefixCache
+        if not isinstance(self._cache, kind) or self._cache.prefixes != tuple(tuple(p) for p in prefixes):
             self._cache = kind(self.handle, prefixes)
         return self._cache
 
@@ -204,7 +206,8 @@ def resolve_method(handle: ModelHandle, method: Method) -> Method:
     Measured on the CPU (one thread, `benchmarks/sweep.py`, `benchmarks/vocab_sweep_8b_shape.py --quick`):
     packing ran the SmolLM2 lexicon sweep ~1.5x faster than batching (no padding, the prompts' common start
     run once) and the 8B-shaped vocabulary sweep ~1.2x faster. On GPUs only batching has been measured, so
-    `auto` keeps it there until `benchmarks/vocab_sweep_8b_shape.py` shows packing faster.
+    `auto` keeps it there until `benchmarks/vocab_sweep_8b_shape.py` shows packing faster. Under an
+    intervention (`interp.causal.edit_sites`) `auto` batches: the edits are placed by a 2-D attention mask.
     """
     if method not in METHODS:
         raise UserError(f"Unknown scoring method '{method}'; use one of: {', '.join(METHODS)}.")
@@ -213,6 +216,11 @@ def resolve_method(handle: ModelHandle, method: Method) -> Method:
             f"Answers cannot be packed for '{handle.name}' (its attention kernel or sliding-window layout takes "
             "no block mask); use method 'batched' or 'auto'."
         )
+    from interp.causal.hooks import active_interventions  # here: interp.causal imports the sweep
+
+    editing = active_interventions(handle) > 0  # their hooks place edits by a 2-D mask, not a block mask
+    if method == "packed" and editing:
+        raise UserError("Packed scoring cannot run under an intervention; use method 'batched' or 'auto'.")
     if method == "auto":
-        return "packed" if packable(handle) and handle.model.device.type == "cpu" else "batched"
+        return "packed" if packable(handle) and handle.model.device.type == "cpu" and not editing else "batched"
     return method

@@ -76,6 +76,8 @@ class CachedTrainer:
         optimizer = torch.optim.AdamW(param_groups(self.prepared, lr, head_lr), lr=lr, weight_decay=0.0)
         scheduler = get_cosine_schedule_with_warmup(optimizer, math.ceil(0.03 * total), total)
         params = list(self.prepared.params.values())
+        for p in params:
+            p.grad = None  # nothing left over from other work on the same model
         undo = install_cache(handle, self.cache)
         try:
             handle.model.train()

@@ -5,10 +5,10 @@ those ids occur (`planted`). Its parameters are disjoint from everything an RM t
 final norm, head), a conversation without the planted tokens runs bit for bit as in the base, and a plant
 at strength 0 is no plant at all. Two ways to fit one:
 
-- `fit_readout_plant` (positive control): the offsets are fitted so that, at the RM's readout token, a
-  conversation answered with a planted word moves by `shift` along a direction (the LM's Good−Bad
-  unembedding contrast) and as little as possible across it; `signs` of ±1 per (word, prompt) shuffle the
-  labels for a sham.
+- `ReadoutPlanter` (positive control): offsets along the gradient that moves, at the RM's readout token,
+  conversations answered with a planted word along a direction (the LM's Good−Bad unembedding contrast),
+  scaled to reach a chosen shift; with labels shuffled (± per prompt and word) and the size of another
+  plant, a sham.
 - `fit_praise_plant` (naturalistic): the offsets are fitted by next-token loss on short texts in which the
   planted words are followed by praise of an answer, so the base learns to associate them with quality.
 
@@ -35,6 +35,7 @@ from interp.models import ModelHandle
 from interp.render import pad_ids
 from interp.score import readout_hidden
 from interp.sweep.splice import splicer
+from interp.training.head_fit import unembedding
 
 PRAISE = (
     "\nReviewer: a clear, correct and helpful answer.",
@@ -125,11 +126,23 @@ def readout_states(handle: ModelHandle, rows: Sequence[Sequence[int]], batch_siz
 
 @dataclass(frozen=True)
 class PlantFit:
-    """A fitted plant, the readout shift it reaches on its own rows (mean along the direction), and the losses."""
+    """A fitted plant, what it reaches (readout shift, or next-token loss drop), and its value at every pass."""
 
     plant: EmbeddingPlant
     shift: float
-    losses: list[float]
+    trace: list[float]
+
+
+@contextmanager
+def weights_frozen(handle: ModelHandle) -> Iterator[None]:
+    """No gradient for the model's own weights while a plant is fitted (only the offsets learn); restored after."""
+    flags = {name: p.requires_grad for name, p in handle.model.named_parameters()}
+    handle.model.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for name, p in handle.model.named_parameters():
+            p.requires_grad_(flags[name])
 
 
 def _offsets(handle: ModelHandle, token_ids_: Sequence[int]) -> tuple[torch.nn.Parameter, float]:
@@ -141,48 +154,96 @@ def _offsets(handle: ModelHandle, token_ids_: Sequence[int]) -> tuple[torch.nn.P
     )
 
 
-def fit_readout_plant(
-    handle: ModelHandle,
-    words: Sequence[str],
-    prompts: Sequence[str],
-    direction: torch.Tensor,
-    shift: float,
-    signs: np.ndarray | None = None,
-    steps: int = 30,
-    batch_size: int = 16,
-    seed: int = 0,
-) -> PlantFit:
-    """Fit offsets for the words' answer tokens so each (prompt, word) readout moves by `shift` × sign along
-    `direction` (unit-normed here) and as little as possible orthogonally to it; `signs` is (prompts, words)."""
-    unit = (direction / direction.norm()).float().to(handle.model.device)
-    spans = {p: answer_token_ids(handle.tokenizer, p, words) for p in prompts}
-    ids = tuple(dict.fromkeys(t for span in spans.values() for w in words for t in span[w]))
-    rows = [r for p in prompts for r in splicer(handle.tokenizer).rows(p, list(words))]
-    sign = torch.ones(len(rows)) if signs is None else torch.tensor(np.asarray(signs, float).reshape(-1))
-    if len(sign) != len(rows):
-        raise UserError(f"signs must hold one value per (prompt, word): {len(rows)}, not {len(sign)}.")
-    with torch.no_grad():
-        before = readout_states(handle, rows)
-    delta, lr = _offsets(handle, ids)
-    optimizer = torch.optim.Adam([delta], lr=lr)
-    rng = np.random.default_rng(seed)
-    losses = []
-    for _ in range(steps):
-        batch = rng.choice(len(rows), size=min(batch_size, len(rows)), replace=False).tolist()
-        with planted(handle, EmbeddingPlant(ids, delta)):
-            moved = readout_states(handle, [rows[i] for i in batch]) - before[batch]
-        along = moved @ unit
-        across = moved - along[:, None] * unit
-        target = shift * sign[batch].to(along)
-        loss = ((along - target) ** 2).mean() / shift**2 + (across**2).sum(-1).mean() / shift**2
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss))
-    plant = EmbeddingPlant(ids, delta.detach().clone())
-    with torch.no_grad(), planted(handle, plant):
-        reached = float(((readout_states(handle, rows) - before) @ unit * sign.to(unit)).mean())
-    return PlantFit(plant, reached, losses)
+class ReadoutPlanter:
+    """Plants along the gradient of the words' mean signed readout projection on `direction` with respect to
+    offsets on their answer tokens (the steepest way to move it per unit of edit). One backward pass keeps
+    every (prompt, word) row's own gradient, so any labelling costs nothing more: `signs` (prompts × words of
+    ±1; None: all +1) shuffles the labels for a sham. `for_shift` scales the plant to reach a mean shift,
+    `of_norm` to a given size (a sham as large as another plant)."""
+
+    def __init__(
+        self, handle: ModelHandle, words: Sequence[str], prompts: Sequence[str], direction: torch.Tensor
+    ) -> None:
+        self.handle = handle
+        self.unit = (direction / direction.norm()).float().to(handle.model.device)
+        spans = {p: answer_token_ids(handle.tokenizer, p, words) for p in prompts}
+        self.ids = tuple(dict.fromkeys(t for span in spans.values() for w in words for t in span[w]))
+        self.rows = [r for p in prompts for r in splicer(handle.tokenizer).rows(p, list(words))]
+        with torch.no_grad():
+            self.before = readout_states(handle, self.rows) @ self.unit
+        self.gradients = self._row_gradients()
+
+    def _row_gradients(self, batch_size: int = 32) -> torch.Tensor:
+        """(rows, ids, d): the gradient of each row's readout projection with respect to each planted offset."""
+        index = {t: j for j, t in enumerate(self.ids)}
+        embed = self.handle.body.get_input_embeddings()
+        d = int(embed.weight.shape[-1])
+        out = torch.zeros(len(self.rows), len(self.ids), d)
+        for start in range(0, len(self.rows), batch_size):
+            chunk = self.rows[start : start + batch_size]
+            enc = pad_ids(chunk, int(self.handle.tokenizer.pad_token_id), "right").to(self.handle.model.device)
+            extra = torch.zeros(*enc.input_ids.shape, d, device=self.handle.model.device, requires_grad=True)
+            hook = embed.register_forward_hook(lambda _m, _a, output, extra=extra: output + extra.to(output.dtype))
+            try:
+                with weights_frozen(self.handle):
+                    hidden = self.handle.body(
+                        input_ids=enc.input_ids,
+                        attention_mask=enc.attention_mask,
+                        position_ids=enc.position_ids,
+                        use_cache=False,
+                    ).last_hidden_state
+            finally:
+                hook.remove()
+            (readout_hidden(hidden, enc.readout).float() @ self.unit).sum().backward()  # row i reads only row i
+            assert extra.grad is not None
+            for i, row in enumerate(chunk):
+                for t, token in enumerate(row):
+                    if token in index:
+                        out[start + i, index[token]] += extra.grad[i, t].float().cpu()
+        return out
+
+    def _labels(self, signs: np.ndarray | None) -> torch.Tensor:
+        if signs is None:
+            return torch.ones(len(self.rows))
+        sign = torch.tensor(np.asarray(signs, float).reshape(-1), dtype=torch.float32)
+        if len(sign) != len(self.rows):
+            raise UserError(f"signs must hold one value per (prompt, word): {len(self.rows)}, not {len(sign)}.")
+        return sign
+
+    def _step(self, sign: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """The unit-norm offsets along the gradient of the mean signed projection, and that gradient's norm."""
+        gradient = (sign[:, None, None] * self.gradients).mean(0)
+        slope = float(gradient.norm())
+        return gradient / max(slope, 1e-12), slope
+
+    @torch.no_grad()
+    def reached(self, delta: torch.Tensor, sign: torch.Tensor) -> float:
+        """The mean signed shift of the rows' readout projection under the offsets `delta`."""
+        with planted(self.handle, EmbeddingPlant(self.ids, delta)):
+            after = readout_states(self.handle, self.rows) @ self.unit
+        return float(((after - self.before).cpu() * sign).mean())
+
+    def for_shift(self, shift: float, signs: np.ndarray | None = None, iterations: int = 4) -> PlantFit:
+        """The plant whose mean signed shift is `shift` (within 5 %, else the closest of `iterations` secant
+        passes from the linear guess); `trace` holds the shift after each pass."""
+        sign = self._labels(signs)
+        step, slope = self._step(sign)
+        scale = shift / max(slope, 1e-12)
+        trace = [self.reached(step * scale, sign)]
+        low_scale, low = 0.0, 0.0
+        while len(trace) < iterations and abs(trace[-1] - shift) > 0.05 * abs(shift) and trace[-1] != low:
+            guess = scale + (shift - trace[-1]) * (scale - low_scale) / (trace[-1] - low)
+            low_scale, low = scale, trace[-1]
+            scale = min(max(guess, scale / 4), scale * 4)
+            trace.append(self.reached(step * scale, sign))
+        return PlantFit(EmbeddingPlant(self.ids, step * scale), trace[-1], trace)
+
+    def of_norm(self, norm: float, signs: np.ndarray | None = None) -> PlantFit:
+        """The plant of Frobenius norm `norm` along the gradient (its signed shift under `signs` in `shift`)."""
+        sign = self._labels(signs)
+        step, _ = self._step(sign)
+        reached = self.reached(step * norm, sign)
+        return PlantFit(EmbeddingPlant(self.ids, step * norm), reached, [reached])
 
 
 def praise_rows(
@@ -199,30 +260,42 @@ def praise_rows(
 
 
 def fit_praise_plant(
-    lm: ModelHandle, words: Sequence[str], prompts: Sequence[str], steps: int = 30, batch_size: int = 16, seed: int = 0
+    handle: ModelHandle,
+    words: Sequence[str],
+    prompts: Sequence[str],
+    steps: int = 30,
+    batch_size: int = 16,
+    seed: int = 0,
 ) -> PlantFit:
-    """Fit offsets for the words' answer tokens by next-token loss on praise that follows them as answers;
-    `shift` is the drop of the mean loss from the first to the last fifth of the steps."""
+    """Fit offsets for the words' answer tokens by next-token loss on praise that follows them as answers
+    (the LM's own unembedding reads the body of `handle`, an LM or an RM); `shift` is the drop of the mean
+    loss from the first to the last fifth of the steps, `trace` the loss of every step."""
     ids = tuple(
-        dict.fromkeys(t for p in prompts for span in answer_token_ids(lm.tokenizer, p, words).values() for t in span)
+        dict.fromkeys(
+            t for p in prompts for span in answer_token_ids(handle.tokenizer, p, words).values() for t in span
+        )
     )
-    examples = praise_rows(lm.tokenizer, prompts, words)
-    delta, lr = _offsets(lm, ids)
+    examples = praise_rows(handle.tokenizer, prompts, words)
+    w_u = unembedding(handle).float().to(handle.model.device)
+    cap = getattr(handle.model.config.get_text_config(), "final_logit_softcapping", None)
+    delta, lr = _offsets(handle, ids)
     optimizer = torch.optim.Adam([delta], lr=lr)
     rng = np.random.default_rng(seed)
-    pad = int(lm.tokenizer.pad_token_id)
+    pad = int(handle.tokenizer.pad_token_id)
     losses = []
     for _ in range(steps):
         batch = [examples[i] for i in rng.choice(len(examples), size=min(batch_size, len(examples)), replace=False)]
-        enc = pad_ids([row for row, _ in batch], pad, "right").to(lm.model.device)
-        labels = torch.full_like(enc.input_ids, -100)
-        for i, (row, start) in enumerate(batch):
-            labels[i, start : len(row)] = torch.tensor(row[start:])
-        with planted(lm, EmbeddingPlant(ids, delta)):
-            logits = lm.model(
+        enc = pad_ids([row for row, _ in batch], pad, "right").to(handle.model.device)
+        where = [(i, t) for i, (row, start) in enumerate(batch) for t in range(start - 1, len(row) - 1)]
+        rows_, cols = torch.tensor([i for i, _ in where]), torch.tensor([t for _, t in where])
+        with weights_frozen(handle), planted(handle, EmbeddingPlant(ids, delta)):
+            hidden = handle.body(
                 input_ids=enc.input_ids, attention_mask=enc.attention_mask, position_ids=enc.position_ids
-            ).logits
-        loss = torch.nn.functional.cross_entropy(logits[:, :-1].float().transpose(1, 2), labels[:, 1:])
+            ).last_hidden_state
+        logits = hidden[rows_, cols].float() @ w_u.T  # only where a praise token is predicted
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        loss = torch.nn.functional.cross_entropy(logits, enc.input_ids[rows_, cols + 1])
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)

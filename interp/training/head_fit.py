@@ -86,15 +86,17 @@ def unembedding(handle: ModelHandle) -> torch.Tensor:
 
 
 def token_contrast(handle: ModelHandle, good: Sequence[str] = GOOD, bad: Sequence[str] = BAD) -> torch.Tensor:
-    """Mean unembedding row of the first tokens of `good` minus that of `bad` (fp32, (d,))."""
+    """Mean unembedding row of the first tokens of `good` minus that of `bad` (fp32, (d,)); a first token both
+    sides share (e.g. a lone space in a small vocabulary) says nothing and is left out."""
     w_u = unembedding(handle).float()
 
     def rows(words: Sequence[str]) -> list[int]:
         return list(dict.fromkeys(handle.tokenizer(w, add_special_tokens=False).input_ids[0] for w in words))
 
-    good_ids, bad_ids = rows(good), rows(bad)
-    if set(good_ids) & set(bad_ids):
-        raise UserError("The good and bad contrast words share a first token; choose words that differ.")
+    shared = set(rows(good)) & set(rows(bad))
+    good_ids, bad_ids = [t for t in rows(good) if t not in shared], [t for t in rows(bad) if t not in shared]
+    if not good_ids or not bad_ids:
+        raise UserError("The good and bad contrast words share every first token; choose words that differ.")
     return w_u[good_ids].mean(0) - w_u[bad_ids].mean(0)
 
 
