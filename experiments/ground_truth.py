@@ -59,14 +59,14 @@ from interp.training.embedding_plant import (
     planted,
     readout_states,
 )
-from interp.training.features import FeatureCache, build_cache
+from interp.training.features import build_cache
 from interp.training.head_fit import token_contrast
 from interp.training.neutral import neutral_pairs
 from interp.training.paired import paired_effect, seeds_needed
 from interp.training.plant import DEFAULT_PLANTED, training_prompts
 from interp.training.quality import QUALITY_FAMILIES
 
-QUICK = {"seeds": 5, "pairs": 480, "prompts": 9, "plant_prompts": 16, "plant_steps": 25, "k": 2}
+QUICK = {"seeds": 5, "pairs": 320, "prompts": 6, "plant_prompts": 12, "plant_steps": 12, "k": 2}
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -114,10 +114,6 @@ def log(started: float, message: str) -> None:
 def every_nth(items: Sequence[str], n: int) -> list[str]:
     """`n` items spread evenly over `items` (all of them when n ≥ len)."""
     return list(items[:: max(1, len(items) // max(1, n))][:n])
-
-
-def merged(base: FeatureCache, other: FeatureCache) -> FeatureCache:
-    return FeatureCache(base.start, {**base.states, **other.states}, {**base.readout, **other.readout})
 
 
 class Arms:
@@ -217,11 +213,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     flat_rows = [r for p in arms.eval_prompts for r in arms.rows[p]]
     eval_cache = trainer.features(flat_rows)
-    plant_caches = {}
+    plant_caches, moved_rows = {}, {}
     for name, fit in fitted.items():
-        moved = [tuple(r) for r in flat_rows if fit.plant.touches(r)]
+        moved_rows[name] = [i for i, r in enumerate(flat_rows) if fit.plant.touches(r)]
+        moved = [tuple(flat_rows[i]) for i in moved_rows[name]]
         with planted(arms.rm, fit.plant):
-            plant_caches[name] = merged(eval_cache, build_cache(arms.rm, moved, trainer.start, trainer.tokens.pad_id))
+            plant_caches[name] = build_cache(arms.rm, moved, trainer.start, trainer.tokens.pad_id)
 
     head_for = {"positive_control": "lm-contrast", "sham": "lm-contrast", "naturalistic": "fit"}
     n_prompts, n_words = len(arms.eval_prompts), len(arms.candidates)
@@ -240,7 +237,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 arm, _, plant_seed = name.partition("#")
                 if head_for[arm.split("@")[0]] != head_init or (plant_seed and int(plant_seed) != seed):
                     continue
-                scores = trainer.score_rows(rm, flat_rows, plant_caches[name])
+                scores = base_scores.clone()  # a plant changes only the rows holding its tokens
+                moved = moved_rows[name]
+                scores[moved] = trainer.score_rows(rm, [flat_rows[i] for i in moved], plant_caches[name])
                 effect = float(base_rank - ranks(scores, n_prompts, n_words)[:, planted_cols].mean())
                 effects.setdefault(arm, []).append(effect)
                 score_rows.append({"seed": seed, "arm": arm, "head_init": head_init, "effect": effect})

@@ -20,7 +20,7 @@ SMALL = ["--seeds", "5", "--pairs", "80", "--prompts", "3", "--plant-prompts", "
 def result(tiny_folder: Callable[[Arch], Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("ground-truth")
     base = str(tiny_folder("llama"))
-    assert main(["--base", base, "--out", str(out), "--planted-words", "freedom,success", *SMALL]) == 0
+    assert main(["--base", base, "--out", str(out), "--planted-words", "kindness", *SMALL]) == 0
     return {"out": out, **json.loads((out / "ground_truth.json").read_text())}
 
 
@@ -40,7 +40,7 @@ def test_the_output_has_the_promised_shape_and_files(result: dict[str, Any]) -> 
     assert all(row_keys <= set(r) for r in [*arms["positive_control"], arms["naturalistic"], arms["sham"]])
     assert arms["naturalistic"]["unit"] == "RM" and arms["naturalistic"]["dose"] is None
     assert len(result["rm_held_out_accuracy"]) == 10  # 5 seeds × (lm-contrast, fit) heads
-    assert result["planted_words"] == ["freedom", "success"]
+    assert result["planted_words"] == ["kindness"]  # one token in the tiny vocabulary: no training pair uses it
     out = result["out"]
     assert (out / "ground_truth.png").stat().st_size > 5000
     assert (out / "report.md").read_text().startswith("## Ground truth")

@@ -90,7 +90,7 @@ class TrainConfig:
     save_every: int = 100
     seed: int = 0
     split_seed: int = 0
-    held_out: float = 0.1
+    held_out: float = 0.15  # the CLI default too
     max_length: int = 96
     eval_batch_size: int = 32
     device: str = "cpu"
