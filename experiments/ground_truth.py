@@ -24,7 +24,7 @@ paired t 95% CI, sign-flip permutation p, bootstrap CI, and the seeds a paired t
     python -m experiments.ground_truth --quick --out artifacts/ground_truth          # 2 cores: ~10-15 min
     python -m experiments.ground_truth --base gemma3-270m --planted-words love,peace --out OUT
 
-Writes OUT/ground_truth.json, OUT/ground_truth.png, OUT/report.md, OUT/scores.csv and OUT/plants/.
+Writes OUT/ground_truth.json, OUT/ground_truth.png, OUT/report.md, OUT/effects.csv and OUT/plants/.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import torch
 from transformers.utils import logging as hf_logging
 
 from interp.errors import UserError
-from interp.files import check_output_folder
+from interp.files import check_output_folder, staged_folder
 from interp.lexicon import default_lexicon
 from interp.models import rm_from_base
 from interp.prompts import paper_prompts
@@ -116,8 +116,8 @@ def every_nth(items: Sequence[str], n: int) -> list[str]:
     return list(items[:: max(1, len(items) // max(1, n))][:n])
 
 
-class Arms:
-    """The plants, the RMs and the scores of one run."""
+class Setting:
+    """What every arm shares: the base (as an RM handle), the candidate words, the prompts, the direction."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -177,13 +177,18 @@ def ranks(scores: torch.Tensor, n_prompts: int, n_words: int) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run every arm; the outputs appear in `args.out` only when the run succeeds (written to a staged sibling)."""
+    with staged_folder(args.out) as staged:
+        return _run(args, staged)
+
+
+def _run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     started = time.perf_counter()
-    arms = Arms(args)
-    out: Path = args.out
+    setting = Setting(args)
     words = args.words
     pairs = neutral_pairs(args.pairs, seed=args.seed, families=list(QUALITY_FAMILIES))
-    trainer = CachedTrainer(arms.rm, pairs, args.k)
-    planted_ids = EmbeddingPlant(arms.planted_ids(), torch.zeros(0))
+    trainer = CachedTrainer(setting.rm, pairs, args.k)
+    planted_ids = EmbeddingPlant(setting.planted_ids(), torch.zeros(0))
     touched = sum(planted_ids.touches(r) for r in [*trainer.tokens.chosen, *trainer.tokens.rejected])
     if touched:
         raise UserError(
@@ -191,38 +196,40 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "change the RMs' training data; plant words the quality pairs do not use."
         )
     log(started, f"cached {len(trainer.tokens)} pairs; fitting plants")
-    sd = arms.sd_along()
-    planter = ReadoutPlanter(arms.rm, words, arms.plant_prompts, arms.direction)
+    sd = setting.sd_along()
+    planter = ReadoutPlanter(setting.rm, words, setting.plant_prompts, setting.direction)
     fitted: dict[str, PlantFit] = {f"positive_control@{d:g}": planter.for_shift(d * sd) for d in args.dose_list}
     size = float(fitted[f"positive_control@{args.dose_list[-1]:g}"].plant.delta.norm())
+    shams: dict[str, EmbeddingPlant] = {}
     for seed in range(args.seeds):  # a sham per seed pair: its label shuffle is part of the unit's randomness
         signs = np.random.default_rng([args.seed, seed]).permutation(np.resize([1.0, -1.0], len(planter.rows)))
-        fitted[f"sham#{seed}"] = planter.of_norm(size, signs)
+        shams[f"sham#{seed}"] = planter.of_norm(size, signs)
     log(started, "positive control and shams fitted")
-    fitted["naturalistic"] = fit_praise_plant(arms.rm, words, arms.plant_prompts, args.plant_steps, seed=args.seed)
+    fitted["naturalistic"] = fit_praise_plant(
+        setting.rm, words, setting.plant_prompts, args.plant_steps, seed=args.seed
+    )
     (out / "plants").mkdir(parents=True, exist_ok=True)
+    plants = {**{name: fit.plant for name, fit in fitted.items()}, **shams}
     fits: dict[str, dict[str, Any]] = {}
-    for name, fit in fitted.items():
-        fit.plant.save(out / "plants" / f"{name}.safetensors")
-        fits[name] = {
-            "fit_value": fit.shift / (sd if name != "naturalistic" else 1.0),
-            "edit_norm": float(fit.plant.delta.norm()),
-            "eval_readout_shift_sd": arms.eval_shift(fit.plant) / sd,
-        }
+    for name, plant in plants.items():
+        plant.save(out / "plants" / f"{name}.safetensors")
+        fits[name] = {"edit_norm": float(plant.delta.norm()), "eval_readout_shift_sd": setting.eval_shift(plant) / sd}
+        if name in fitted:  # the shift reached on the plant's own prompts (SDs), or the praise loss drop
+            fits[name]["fit_value"] = fitted[name].shift / (sd if name != "naturalistic" else 1.0)
     log(started, "plants fitted and saved")
 
-    flat_rows = [r for p in arms.eval_prompts for r in arms.rows[p]]
+    flat_rows = [r for p in setting.eval_prompts for r in setting.rows[p]]
     eval_cache = trainer.features(flat_rows)
     plant_caches, moved_rows = {}, {}
-    for name, fit in fitted.items():
-        moved_rows[name] = [i for i, r in enumerate(flat_rows) if fit.plant.touches(r)]
+    for name, plant in plants.items():
+        moved_rows[name] = [i for i, r in enumerate(flat_rows) if plant.touches(r)]
         moved = [tuple(flat_rows[i]) for i in moved_rows[name]]
-        with planted(arms.rm, fit.plant):
-            plant_caches[name] = build_cache(arms.rm, moved, trainer.start, trainer.tokens.pad_id)
+        with planted(setting.rm, plant):
+            plant_caches[name] = build_cache(setting.rm, moved, trainer.start, trainer.tokens.pad_id)
 
     head_for = {"positive_control": "lm-contrast", "sham": "lm-contrast", "naturalistic": "fit"}
-    n_prompts, n_words = len(arms.eval_prompts), len(arms.candidates)
-    planted_cols = [arms.candidates.index(w) for w in words]
+    n_prompts, n_words = len(setting.eval_prompts), len(setting.candidates)
+    planted_cols = [setting.candidates.index(w) for w in words]
     effects: dict[str, list[float]] = {}
     rms: list[RMWeights] = []
     score_rows: list[dict[str, Any]] = []
@@ -233,7 +240,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log(started, f"RM seed {seed} ({head_init}): held-out accuracy {rm.held_out_accuracy:.3f}")
             base_scores = trainer.score_rows(rm, flat_rows, eval_cache)
             base_rank = ranks(base_scores, n_prompts, n_words)[:, planted_cols].mean()
-            for name in fitted:
+            for name in plants:
                 arm, _, plant_seed = name.partition("#")
                 if head_for[arm.split("@")[0]] != head_init or (plant_seed and int(plant_seed) != seed):
                     continue
@@ -244,8 +251,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 effects.setdefault(arm, []).append(effect)
                 score_rows.append({"seed": seed, "arm": arm, "head_init": head_init, "effect": effect})
     pd.DataFrame(score_rows).to_csv(out / "effects.csv", index=False)
-    shams = [fits.pop(f"sham#{seed}") for seed in range(args.seeds)]
-    fits["sham"] = {k: float(np.mean([f[k] for f in shams])) for k in shams[0]}
+    sham_fits = [fits.pop(f"sham#{seed}") for seed in range(args.seeds)]
+    fits["sham"] = {k: float(np.mean([f[k] for f in sham_fits])) for k in sham_fits[0]}
 
     def row(name: str, dose: float | None) -> dict[str, Any]:
         stat = paired_effect(effects[name], seed=args.seed)
@@ -270,16 +277,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             for r in rms
         ],
-        "collateral_words": collateral(arms.rm.tokenizer, arms.eval_prompts[0], arms.candidates, planter.ids, words),
+        "collateral_words": collateral(
+            setting.rm.tokenizer, setting.eval_prompts[0], setting.candidates, planter.ids, words
+        ),
         "plant_fits": fits,
         "readout_sd": sd,
         "n_candidate_words": n_words,
-        "eval_prompts": arms.eval_prompts,
+        "eval_prompts": setting.eval_prompts,
         "framing": "positive prompts only (ranks within RM and prompt)",
         "effect": "planted words' mean rank in the unplanted-base RM minus in the planted-base RM (+: moved up)",
         "base": args.base,
         "config": {k: str(v) for k, v in vars(args).items()},
-        "lexicon": arms.lexicon_label,
+        "lexicon": setting.lexicon_label,
         "versions": versions(),
         "wall_seconds": round(time.perf_counter() - started, 1),
         "peak_rss_mb": round(peak_rss_mb(), 1),

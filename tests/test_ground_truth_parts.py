@@ -70,13 +70,13 @@ def test_readout_plant_moves_its_words_along_the_direction_and_the_sham_does_not
     signs = torch.tensor([[1.0, -1.0], [-1.0, 1.0], [1.0, -1.0]]).numpy()
     size = float(fits[2].plant.delta.norm())
     sham = planter.of_norm(size, signs)
-    assert float(sham.plant.delta.norm()) == pytest.approx(size, rel=1e-5)
+    assert float(sham.delta.norm()) == pytest.approx(size, rel=1e-5)
     fit = fits[2]
     rows = [r for p in PROMPTS for r in splicer(rm.tokenizer).rows(p, WORDS)]
     unit = direction / direction.norm()
     with torch.no_grad():
         before = readout_states(rm, rows) @ unit
-        with planted(rm, sham.plant):
+        with planted(rm, sham):
             sham_shift = float((readout_states(rm, rows) @ unit - before).mean())
     assert abs(sham_shift) < 0.5 * fit.shift  # shuffled labels: no net push along the direction
 

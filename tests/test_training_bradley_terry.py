@@ -37,6 +37,7 @@ def config(base: Path, out: Path, **changes: object) -> TrainConfig:
         save_every=2,
         max_length=128,
         eval_batch_size=64,
+        held_out=0.1,  # the splits these tests were written against
     )
     return replace(cfg, **changes)  # type: ignore[arg-type]
 

@@ -1,11 +1,42 @@
-"""Causal interventions on the residual stream, as context managers over `Site`s (torch hooks).
+"""Causal interventions on the residual stream, as context managers over `Site`s (torch hooks); matched null
+directions, activation patching from another model, and direct attribution of the reward to components.
 
 >>> from interp.causal import ablate, steer, mean_ablate, leace, fit_leace  # doctest: +SKIP
 """
 
 from interp.causal.ablation import ablate, mean_ablate
+from interp.causal.attribution import component_attribution, gap_attribution
 from interp.causal.hooks import active_interventions, edit_sites
 from interp.causal.leace import fit_leace, leace
+from interp.causal.nulls import (
+    PLACEBO_WORDS,
+    NullDirections,
+    covariance_matched_directions,
+    isotropic_directions,
+    null_quantiles,
+    placebo_direction,
+    shuffled_label_directions,
+)
+from interp.causal.patching import patched_scores, patching_curve
 from interp.causal.steering import steer
 
-__all__ = ["ablate", "active_interventions", "edit_sites", "fit_leace", "leace", "mean_ablate", "steer"]
+__all__ = [
+    "PLACEBO_WORDS",
+    "NullDirections",
+    "ablate",
+    "active_interventions",
+    "component_attribution",
+    "covariance_matched_directions",
+    "edit_sites",
+    "fit_leace",
+    "gap_attribution",
+    "isotropic_directions",
+    "leace",
+    "mean_ablate",
+    "null_quantiles",
+    "patched_scores",
+    "patching_curve",
+    "placebo_direction",
+    "shuffled_label_directions",
+    "steer",
+]

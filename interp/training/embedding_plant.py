@@ -238,12 +238,10 @@ class ReadoutPlanter:
             trace.append(self.reached(step * scale, sign))
         return PlantFit(EmbeddingPlant(self.ids, step * scale), trace[-1], trace)
 
-    def of_norm(self, norm: float, signs: np.ndarray | None = None) -> PlantFit:
-        """The plant of Frobenius norm `norm` along the gradient (its signed shift under `signs` in `shift`)."""
-        sign = self._labels(signs)
-        step, _ = self._step(sign)
-        reached = self.reached(step * norm, sign)
-        return PlantFit(EmbeddingPlant(self.ids, step * norm), reached, [reached])
+    def of_norm(self, norm: float, signs: np.ndarray | None = None) -> EmbeddingPlant:
+        """The plant of Frobenius norm `norm` along the gradient (no forward pass)."""
+        step, _ = self._step(self._labels(signs))
+        return EmbeddingPlant(self.ids, step * norm)
 
 
 def praise_rows(
