@@ -262,7 +262,7 @@ def fit_praise_plant(
     words: Sequence[str],
     prompts: Sequence[str],
     steps: int = 30,
-    batch_size: int = 16,
+    batch_size: int = 8,
     seed: int = 0,
 ) -> PlantFit:
     """Fit offsets for the words' answer tokens by next-token loss on praise that follows them as answers
