@@ -49,6 +49,7 @@ from interp.models import rm_from_base
 from interp.prompts import paper_prompts
 from interp.runinfo import peak_rss_mb, versions, write_json
 from interp.sweep.splice import splicer
+from interp.training.batches import encode_preferences
 from interp.training.cached_rm import CachedTrainer, RMWeights
 from interp.training.embedding_plant import (
     EmbeddingPlant,
@@ -64,8 +65,10 @@ from interp.training.head_fit import token_contrast
 from interp.training.neutral import neutral_pairs
 from interp.training.paired import paired_effect, seeds_needed
 from interp.training.plant import DEFAULT_PLANTED, training_prompts
+from interp.training.prefdata import PreferencePair
 from interp.training.quality import QUALITY_FAMILIES
 
+MAX_LENGTH = 128  # tokens per training conversation (longer pairs are dropped, as train-rm does)
 QUICK = {"seeds": 5, "pairs": 320, "prompts": 6, "plant_prompts": 12, "plant_steps": 12, "k": 2}
 
 
@@ -170,6 +173,24 @@ def collateral(
     return [w for w in candidates if w not in words and not set(planted_ids).isdisjoint(spans[w])]
 
 
+def untouched_pairs(setting: Setting, pairs: Sequence[PreferencePair]) -> list[PreferencePair]:
+    """The pairs neither of whose conversations holds a planted word's answer token: every RM, from either base,
+    trains on these alone, so a plant never changes an RM's training data. Refuses when more than a fifth go."""
+    planted_ids = set(setting.planted_ids())
+    tokens = encode_preferences(setting.rm.tokenizer, pairs, MAX_LENGTH)
+    kept = [
+        pair
+        for pair, chosen, rejected in zip(tokens.pairs, tokens.chosen, tokens.rejected, strict=True)
+        if planted_ids.isdisjoint(chosen) and planted_ids.isdisjoint(rejected)
+    ]
+    if len(kept) < 0.8 * len(tokens.pairs):
+        raise UserError(
+            f"{len(tokens.pairs) - len(kept)} of {len(tokens.pairs)} training pairs contain a token of the planted "
+            "words' answers; plant words the quality pairs use less (or that the tokenizer keeps whole)."
+        )
+    return kept
+
+
 def ranks(scores: torch.Tensor, n_prompts: int, n_words: int) -> np.ndarray:
     """Rank of every word within each prompt (1 = highest score; ties averaged), (prompts, words)."""
     table = scores.reshape(n_prompts, n_words).numpy()
@@ -187,14 +208,8 @@ def _run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     setting = Setting(args)
     words = args.words
     pairs = neutral_pairs(args.pairs, seed=args.seed, families=list(QUALITY_FAMILIES))
-    trainer = CachedTrainer(setting.rm, pairs, args.k)
-    planted_ids = EmbeddingPlant(setting.planted_ids(), torch.zeros(0))
-    touched = sum(planted_ids.touches(r) for r in [*trainer.tokens.chosen, *trainer.tokens.rejected])
-    if touched:
-        raise UserError(
-            f"{touched} training conversations contain a token of the planted words' answers, so a plant would "
-            "change the RMs' training data; plant words the quality pairs do not use."
-        )
+    kept = untouched_pairs(setting, pairs)
+    trainer = CachedTrainer(setting.rm, kept, args.k, max_length=MAX_LENGTH)
     log(started, f"cached {len(trainer.tokens)} pairs; fitting plants")
     sd = setting.sd_along()
     planter = ReadoutPlanter(setting.rm, words, setting.plant_prompts, setting.direction)
@@ -283,6 +298,8 @@ def _run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         "plant_fits": fits,
         "readout_sd": sd,
         "n_candidate_words": n_words,
+        "training_pairs": len(trainer.tokens),
+        "pairs_left_out_for_planted_tokens": len(pairs) - len(kept),
         "eval_prompts": setting.eval_prompts,
         "framing": "positive prompts only (ranks within RM and prompt)",
         "effect": "planted words' mean rank in the unplanted-base RM minus in the planted-base RM (+: moved up)",

@@ -64,3 +64,14 @@ def test_bad_input_is_refused_in_one_line_before_anything_is_written(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not out.exists()
+
+
+def test_words_whose_tokens_fill_the_training_pairs_are_refused_before_anything_is_written(
+    tiny_folder: Callable[[Arch], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"  # the tiny vocabulary splits "freedom" into pieces most training pairs use
+    base = str(tiny_folder("llama"))
+    assert main(["--base", base, "--out", str(out), "--planted-words", "freedom,success", *SMALL]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "training pairs contain a token of the planted words" in err[0]
+    assert not out.exists()
