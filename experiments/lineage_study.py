@@ -68,7 +68,7 @@ def train(base: str, profile: Profile, out: Path, log: Log) -> dict[str, Any]:
         base=base,
         out=str(out),
         k=profile.k_layers,
-        dtype="bf16",
+        dtype="fp32",  # bf16 autocast trains ~10x slower on the CPU (measured: ~15 s a step vs ~1.5 s in fp32)
         steps=profile.train_steps,
         lr=profile.train_lr,
         batch_size=profile.batch_size,
