@@ -7,8 +7,8 @@ and the head at their own learning rates, on the seed's train/held-out split (wh
 batch order. Each RM is kept as its trainable weights only (`RMWeights`); `score_rows` scores token rows
 with any of them on any cache of the same layer (e.g. one built under a plant).
 
->>> CachedTrainer.__init__.__doc__.split(";")[0]
-'Encode the pairs and run the frozen bottom of the base once over them'
+>>> trainer = CachedTrainer(rm_from_base("smollm2-135m-instruct"), neutral_pairs(320), k=2)  # doctest: +SKIP
+>>> rms = [trainer.train(seed) for seed in range(5)]  # five seed RMs from one frozen pass     # doctest: +SKIP
 """
 
 from __future__ import annotations
