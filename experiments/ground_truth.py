@@ -42,6 +42,7 @@ import pandas as pd
 import torch
 from transformers.utils import logging as hf_logging
 
+from experiments import ground_truth_mechanism as mech
 from interp.errors import UserError
 from interp.files import check_output_folder, staged_folder
 from interp.lexicon import default_lexicon
@@ -86,6 +87,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--prompts", type=int, default=27, help="positive paper prompts the words are scored on")
     parser.add_argument("--plant-prompts", type=int, default=24, help="plant prompts (none from the paper's grid)")
     parser.add_argument("--plant-steps", type=int, default=40)
+    parser.add_argument("--null-draws", type=int, default=20, help="draws per null kind in the mechanism check")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--quick", action="store_true", help=f"2 cores: {QUICK}")
@@ -103,7 +105,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         raise UserError(f"--doses must be comma-separated numbers, e.g. 0.25,0.5,1, not '{args.doses}'.") from None
     if any(d <= 0 for d in args.dose_list):
         raise UserError("--doses must all be positive (strength 0 is the unplanted base itself).")
-    for name in ("seeds", "pairs", "k", "epochs", "prompts", "plant_prompts", "plant_steps"):
+    for name in ("seeds", "pairs", "k", "epochs", "prompts", "plant_prompts", "plant_steps", "null_draws"):
         if getattr(args, name) < (2 if name == "seeds" else 1):
             raise UserError(f"--{name.replace('_', '-')} must be at least {2 if name == 'seeds' else 1}.")
     check_output_folder(args.out)
@@ -260,12 +262,36 @@ def _run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
                 if head_for[arm.split("@")[0]] != head_init or (plant_seed and int(plant_seed) != seed):
                     continue
                 scores = base_scores.clone()  # a plant changes only the rows holding its tokens
-                moved = moved_rows[name]
-                scores[moved] = trainer.score_rows(rm, [flat_rows[i] for i in moved], plant_caches[name])
+                moved_ids = moved_rows[name]
+                scores[moved_ids] = trainer.score_rows(rm, [flat_rows[i] for i in moved_ids], plant_caches[name])
                 effect = float(base_rank - ranks(scores, n_prompts, n_words)[:, planted_cols].mean())
                 effects.setdefault(arm, []).append(effect)
                 score_rows.append({"seed": seed, "arm": arm, "head_init": head_init, "effect": effect})
     pd.DataFrame(score_rows).to_csv(out / "effects.csv", index=False)
+    top = f"positive_control@{args.dose_list[-1]:g}"
+
+    def planted_effect(scores: torch.Tensor, moved_scores: torch.Tensor) -> float:
+        with_plant = scores.clone()
+        with_plant[moved_rows[top]] = moved_scores
+        before = ranks(scores, n_prompts, n_words)[:, planted_cols].mean()
+        return float(before - ranks(with_plant, n_prompts, n_words)[:, planted_cols].mean())
+
+    others = [w for w in every_nth(setting.candidates, mech.FIT_OTHER_WORDS + len(words)) if w not in words]
+    fitting = mech.FittingSet(trainer, plants[top], setting.plant_prompts[: mech.FIT_PROMPTS], words, others)
+    mechanism = mech.mechanism(
+        trainer,
+        [r for r in rms if r.head_init == "lm-contrast"],
+        plants[top],
+        fitting,
+        flat_rows,
+        eval_cache,
+        plant_caches[top],
+        moved_rows[top],
+        planted_effect,
+        args.null_draws,
+        args.seed,
+    )
+    log(started, "mechanism of the positive control measured")
     sham_fits = [fits.pop(f"sham#{seed}") for seed in range(args.seeds)]
     fits["sham"] = {k: float(np.mean([f[k] for f in sham_fits])) for k in sham_fits[0]}
 
@@ -279,6 +305,7 @@ def _run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             "naturalistic": row("naturalistic", None),
             "sham": row("sham", None),
         },
+        "mechanism": mechanism,
         "rm_held_out_accuracy": [r.held_out_accuracy for r in rms],
         "frozen_head_accuracy": float(np.mean([r.frozen_head_accuracy or np.nan for r in rms])),
         "planted_words": words,
@@ -366,7 +393,7 @@ def report(result: dict[str, Any]) -> str:
         f"RM held-out accuracy: mean {acc.mean():.3f} (min {acc.min():.3f}, {len(acc)} RMs, "
         f"{result['rms'][0]['held_out_pairs']} held-out pairs each); frozen linear head "
         f"{result['frozen_head_accuracy']:.3f}.",
-        "",
+        *mech.report(result["mechanism"]),
     ]
     return "\n".join(lines)
 

@@ -34,6 +34,27 @@ def test_the_positive_control_is_detected_with_a_dose_response_and_the_sham_is_n
     assert abs(sham["eval_readout_shift_sd"]) < 0.5 * doses[-1]["eval_readout_shift_sd"]
 
 
+def test_ablating_the_fitted_planted_direction_removes_the_effect_and_the_matched_nulls_do_not(
+    result: dict[str, Any],
+) -> None:
+    mechanism = result["mechanism"]
+    ablation, nulls = mechanism["ablation"], mechanism["nulls"]
+    assert ablation["n_rms"] == 5 and ablation["fraction_removed"] > 0.5
+    assert ablation["beats_every_null"]
+    assert set(nulls) == {"shuffled_label", "covariance_matched", "isotropic", "placebo"}
+    assert nulls["isotropic"]["n"] == 5 * 20 and abs(nulls["isotropic"]["median"]) < 0.2
+    per_rm = mechanism["per_rm"]
+    assert [r["effect"] for r in per_rm] == pytest.approx(
+        [e["effect"] for e in _effects(result["out"]) if e["arm"] == "positive_control@1"], abs=1e-9
+    )
+
+
+def _effects(out: Path) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    return pd.read_csv(out / "effects.csv").to_dict("records")
+
+
 def test_the_output_has_the_promised_shape_and_files(result: dict[str, Any]) -> None:
     row_keys = {"dose", "effect", "ci_low", "ci_high", "p", "unit", "n_rms", "detected"}
     arms = result["arms"]

@@ -59,7 +59,7 @@ def train_rm_command(
     k: Annotated[int, typer.Option(help="trainable decoder layers in last-k mode")] = 4,
     lora_r: Annotated[int, typer.Option(help="LoRA rank (lora mode)")] = 32,
     lora_alpha: Annotated[int, typer.Option(help="LoRA alpha (lora mode)")] = 64,
-    dtype: Annotated[str, typer.Option(help="bf16 (autocast, fp32 weights) or fp32")] = "bf16",
+    dtype: Annotated[str, typer.Option(help="auto (GPU: bf16 autocast; CPU: fp32), bf16 or fp32")] = "auto",
     epochs: Annotated[int, typer.Option(help="passes over the training pairs (ignored with --steps)")] = 1,
     steps: Annotated[int | None, typer.Option(help="total optimizer steps (overrides --epochs)")] = None,
     batch_size: Annotated[int, typer.Option(help="pairs per step")] = 16,

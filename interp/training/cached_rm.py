@@ -16,17 +16,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from transformers import get_cosine_schedule_with_warmup
 
 from interp.models import ModelHandle
 from interp.render import pad_ids
+from interp.score import head_on, readout_hidden
 from interp.training.batches import encode_preferences, rows_for_step, split_by_prompt, steps_per_epoch
 from interp.training.bradley_terry import evaluate_pairs, pair_scores
 from interp.training.features import FeatureCache, build_cache, head_from_cache, install_cache
 from interp.training.prefdata import PreferencePair
-from interp.training.trainable import load_trainable, param_groups, prepare, trainable_state
+from interp.training.trainable import final_norm, load_trainable, param_groups, prepare, trainable_state
 
 
 @dataclass(frozen=True)
@@ -102,15 +104,40 @@ class CachedTrainer:
         return build_cache(self.handle, [tuple(r) for r in rows], self.start, self.tokens.pad_id)
 
     @torch.no_grad()
-    def score_rows(self, rm: RMWeights, rows: Sequence[Sequence[int]], cache: FeatureCache) -> torch.Tensor:
-        """Scores of token rows (all in `cache`) under the RM `rm`, fp32."""
+    def readout_residuals(self, rm: RMWeights, rows: Sequence[Sequence[int]], cache: FeatureCache) -> torch.Tensor:
+        """The residual entering the final norm at each row's readout token under `rm`, (len(rows), d) fp32."""
         load_trainable(self.prepared, rm.weights, f"RM seed {rm.seed}")
+        grabbed: list[torch.Tensor] = []
+
+        def grab(_module: torch.nn.Module, args: tuple[Any, ...]) -> None:
+            grabbed.append(args[0])
+
+        hook = final_norm(self.handle).register_forward_pre_hook(grab)
         undo = install_cache(self.handle, cache)
         try:
             parts = []
             for i in range(0, len(rows), 64):
                 enc = pad_ids(rows[i : i + 64], self.tokens.pad_id, "right").to(self.handle.model.device)
-                parts.append(pair_scores(self.handle, enc, None).cpu())
+                grabbed.clear()
+                self.handle.body(
+                    input_ids=enc.input_ids,
+                    attention_mask=enc.attention_mask,
+                    position_ids=enc.position_ids,
+                    use_cache=False,
+                )
+                parts.append(readout_hidden(grabbed[0], enc.readout).float().cpu())
         finally:
+            hook.remove()
             undo()
         return torch.cat(parts)
+
+    @torch.no_grad()
+    def head_scores(self, rm: RMWeights, residuals: torch.Tensor) -> torch.Tensor:
+        """Scores of readout residuals (n, d) under `rm`: its final norm, then its head, fp32."""
+        load_trainable(self.prepared, rm.weights, f"RM seed {rm.seed}")
+        norm = final_norm(self.handle)
+        return head_on(self.handle, norm(residuals.to(self.handle.model.device))).cpu()
+
+    def score_rows(self, rm: RMWeights, rows: Sequence[Sequence[int]], cache: FeatureCache) -> torch.Tensor:
+        """Scores of token rows (all in `cache`) under the RM `rm`, fp32."""
+        return self.head_scores(rm, self.readout_residuals(rm, rows, cache))

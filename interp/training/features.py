@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from interp.errors import UserError
 from interp.models import ModelHandle
 from interp.progress import progress_bar
 from interp.render import pad_ids
@@ -100,6 +101,24 @@ def build_cache(
             hook.remove()
         handle.model.train(was_training)
     return FeatureCache(start, states, readout)
+
+
+def readout_patched(cache: FeatureCache, source: FeatureCache, rows: Sequence[Row]) -> FeatureCache:
+    """`cache` for `rows` with each row's readout-token state (its last token) taken from `source`: activation
+    patching of the readout position at layer `cache.start`, every other position kept.
+
+    >>> a = FeatureCache(1, {(5, 6): torch.zeros(2, 1)}, {})
+    >>> readout_patched(a, FeatureCache(1, {(5, 6): torch.ones(2, 1)}, {}), [(5, 6)]).states[(5, 6)].tolist()
+    [[0.0], [1.0]]
+    """
+    if cache.start != source.start:
+        raise UserError(f"Cannot patch layer {source.start}'s states into a cache of layer {cache.start}.")
+    states = {}
+    for row in rows:
+        patched = cache.states[row].clone()
+        patched[-1] = source.states[row][-1]
+        states[row] = patched
+    return FeatureCache(cache.start, states, {})
 
 
 def _passthrough(hidden_states: torch.Tensor, *_args: Any, **_kwargs: Any) -> torch.Tensor:

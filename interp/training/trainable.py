@@ -39,7 +39,8 @@ class Prepared:
         return sum(p.numel() for p in self.params.values())
 
 
-def _final_norm(handle: ModelHandle) -> torch.nn.Module:
+def final_norm(handle: ModelHandle) -> torch.nn.Module:
+    """The body's final norm (`body.norm`), the module the score head reads through."""
     norm = getattr(handle.body, "norm", None)
     if not isinstance(norm, torch.nn.Module):
         raise UserError(
@@ -67,7 +68,7 @@ def prepare(
             raise UserError(f"--k must be between 1 and {handle.n_layers} (the layers of '{handle.name}'), not {k}.")
         for layer in list(handle.layers)[-k:]:
             layer.requires_grad_(True)
-        _final_norm(handle).requires_grad_(True)
+        final_norm(handle).requires_grad_(True)
     elif mode == "lora":
         if lora_r < 1:
             raise UserError(f"--lora-r must be at least 1, not {lora_r}.")
