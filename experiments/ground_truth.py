@@ -236,7 +236,9 @@ def _run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     log(started, "plants fitted and saved")
 
     flat_rows = [r for p in setting.eval_prompts for r in setting.rows[p]]
-    eval_cache = trainer.features(flat_rows)
+    eval_cache = trainer.features_shared(
+        [splicer(setting.rm.tokenizer).split(p, setting.candidates) for p in setting.eval_prompts]
+    )
     plant_caches, moved_rows = {}, {}
     for name, plant in plants.items():
         moved_rows[name] = [i for i, r in enumerate(flat_rows) if plant.touches(r)]

@@ -81,12 +81,12 @@ class FittingSet:
         self.words = list(dict.fromkeys([*planted_words, *others]))
         vocabulary = [*self.words, *concrete, *abstract]
         tok = trainer.handle.tokenizer
-        labelled = [(w, r) for p in prompts for w, r in zip(vocabulary, splicer(tok).rows(p, vocabulary), strict=True)]
-        self.word_of = [w for w, _ in labelled]
-        self.rows = [tuple(r) for _, r in labelled]
+        groups = [splicer(tok).split(p, vocabulary) for p in prompts]
+        self.word_of = [w for _ in prompts for w in vocabulary]
+        self.rows = [tuple(prefix + tail) for prefix, tails in groups for tail in tails]
         self.planted_words = set(planted_words)
         self.touched = [i for i, r in enumerate(self.rows) if plant.touches(r)]
-        self.cache = trainer.features(self.rows)
+        self.cache = trainer.features_shared(groups)
         with planted(trainer.handle, plant):
             self.planted_cache = build_cache(
                 trainer.handle, [self.rows[i] for i in self.touched], trainer.start, trainer.tokens.pad_id

@@ -120,3 +120,21 @@ def test_row_gradients_sum_to_the_gradient_of_the_mean_projection_under_any_labe
     assert delta.grad is not None
     step, slope = planter._step(signs)
     assert torch.allclose(step * slope, delta.grad, atol=1e-6, rtol=1e-4)
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma3"])
+def test_prompt_shared_features_equal_full_rows_and_score_alike(
+    tiny_folder: Callable[[Arch], Path], arch: Arch
+) -> None:
+    handle = rm_from_base(str(tiny_folder(arch)), seed=0)
+    trainer = CachedTrainer(handle, neutral_pairs(40, seed=0, families=list(QUALITY_FAMILIES)), k=1, max_length=256)
+    groups = [splicer(handle.tokenizer).split(p, [*WORDS, "kindness", "a longer answer"]) for p in PROMPTS]
+    rows = [tuple(prefix + tail) for prefix, tails in groups for tail in tails]
+    full, shared = trainer.features(rows), trainer.features_shared(groups)
+    assert set(shared.states) == set(rows) and set(shared.readout) == set(rows)
+    for row in rows:
+        assert shared.states[row].shape == full.states[row].shape
+        assert torch.allclose(shared.states[row], full.states[row], atol=1e-5, rtol=0)
+        assert torch.allclose(shared.readout[row], full.readout[row], atol=1e-5, rtol=0)
+    rm = trainer.train(seed=0, head_init="fit")
+    assert torch.allclose(trainer.score_rows(rm, rows, shared), trainer.score_rows(rm, rows, full), atol=1e-5, rtol=0)

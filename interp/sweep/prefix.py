@@ -91,11 +91,10 @@ class PrefixCache:
         return out
 
 
-@torch.no_grad()
-def score_tails(
+def tail_hidden(
     handle: ModelHandle, cache: PrefixCache, idx: Sequence[int], tails: Sequence[Sequence[int]]
 ) -> torch.Tensor:
-    """Scores (fp32, CPU) of rows `prefix[idx[i]] + tails[i]` for one batch of non-empty tails."""
+    """Final-norm hidden states at the readout token of rows `prefix[idx[i]] + tails[i]`, (len(tails), d)."""
     device = handle.model.device
     rows = torch.tensor(list(idx), dtype=torch.long, device=device)
     tail = pad_ids(tails, int(handle.tokenizer.pad_token_id), "right").to(device)
@@ -109,7 +108,15 @@ def score_tails(
         past_key_values=cache.for_rows(rows),
         use_cache=True,
     ).last_hidden_state
-    return head_on(handle, hidden[torch.arange(len(tails), device=device), tail.readout]).cpu()
+    return hidden[torch.arange(len(tails), device=device), tail.readout]
+
+
+@torch.no_grad()
+def score_tails(
+    handle: ModelHandle, cache: PrefixCache, idx: Sequence[int], tails: Sequence[Sequence[int]]
+) -> torch.Tensor:
+    """Scores (fp32, CPU) of rows `prefix[idx[i]] + tails[i]` for one batch of non-empty tails."""
+    return head_on(handle, tail_hidden(handle, cache, idx, tails)).cpu()
 
 
 class CachedScorer:

@@ -26,7 +26,13 @@ from interp.render import pad_ids
 from interp.score import head_on, readout_hidden
 from interp.training.batches import encode_preferences, rows_for_step, split_by_prompt, steps_per_epoch
 from interp.training.bradley_terry import evaluate_pairs, pair_scores
-from interp.training.features import FeatureCache, build_cache, head_from_cache, install_cache
+from interp.training.features import (
+    FeatureCache,
+    build_cache,
+    build_cache_shared,
+    head_from_cache,
+    install_cache,
+)
 from interp.training.prefdata import PreferencePair
 from interp.training.trainable import final_norm, load_trainable, param_groups, prepare, trainable_state
 
@@ -102,6 +108,11 @@ class CachedTrainer:
     def features(self, rows: Sequence[Sequence[int]]) -> FeatureCache:
         """The cache of the states entering the first trained layer for other token rows (e.g. answers to score)."""
         return build_cache(self.handle, [tuple(r) for r in rows], self.start, self.tokens.pad_id)
+
+    def features_shared(self, groups: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]]) -> FeatureCache:
+        """`features` of rows prefix + tail given as (prefix, tails) groups, each prefix run once (its KV cache)."""
+        shared = [(tuple(prefix), [tuple(t) for t in tails]) for prefix, tails in groups]
+        return build_cache_shared(self.handle, shared, self.start, self.tokens.pad_id)
 
     @torch.no_grad()
     def readout_residuals(self, rm: RMWeights, rows: Sequence[Sequence[int]], cache: FeatureCache) -> torch.Tensor:

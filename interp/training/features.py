@@ -27,6 +27,7 @@ from interp.models import ModelHandle
 from interp.progress import progress_bar
 from interp.render import pad_ids
 from interp.score import readout_hidden
+from interp.sweep.prefix import PrefixCache, tail_hidden
 from interp.training.batches import TokenPairs
 from interp.training.head_fit import HeadStart, start_head
 
@@ -96,6 +97,48 @@ def build_cache(
                     if captured:
                         states[row] = captured[0][j, : len(row)].float().cpu().clone()
                 bar.update(task, advance=len(chunk))
+    finally:
+        if hook is not None:
+            hook.remove()
+        handle.model.train(was_training)
+    return FeatureCache(start, states, readout)
+
+
+@torch.no_grad()
+def build_cache_shared(
+    handle: ModelHandle,
+    groups: Sequence[tuple[Row, Sequence[Row]]],
+    start: int | None,
+    pad_id: int,
+    batch_size: int = 32,
+) -> FeatureCache:
+    """`build_cache` for rows that share a prompt: per (prefix, tails) group the prefix runs once and its KV
+    cache serves every tail (row = prefix + tail), so only the tails' tokens are recomputed. Equal to
+    `build_cache` on the same rows up to fp32 rounding (tested)."""
+    states: dict[Row, torch.Tensor] = {}
+    readout: dict[Row, torch.Tensor] = {}
+    captured: list[torch.Tensor] = []
+
+    def grab(_module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        captured.append(args[0] if args else kwargs["hidden_states"])
+
+    hook = handle.layers[start].register_forward_pre_hook(grab, with_kwargs=True) if start is not None else None
+    was_training = handle.model.training
+    handle.model.eval()
+    try:
+        for prefix, tails in groups:
+            captured.clear()
+            cache = PrefixCache(handle, [prefix])
+            head = captured[0][0].float().cpu() if captured else None
+            for i in range(0, len(tails), batch_size):
+                chunk = [tuple(t) for t in tails[i : i + batch_size]]
+                captured.clear()
+                hidden = tail_hidden(handle, cache, [0] * len(chunk), chunk)
+                for j, tail in enumerate(chunk):
+                    row = tuple(prefix) + tail
+                    readout[row] = hidden[j].float().cpu().clone()
+                    if head is not None:
+                        states[row] = torch.cat([head, captured[0][j, : len(tail)].float().cpu()])
     finally:
         if hook is not None:
             hook.remove()
