@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from nnsight import NNsight
 
-from interp.hooks.backend import Take
 from interp.hooks.site import Point
+from interp.hooks.types import Take
 from interp.models import ModelHandle
 from interp.render import Encoded
 

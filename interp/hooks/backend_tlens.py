@@ -26,8 +26,8 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from interp.errors import UserError
-from interp.hooks.backend import StopForward, Take
 from interp.hooks.site import Point
+from interp.hooks.types import StopForward, Take
 from interp.models import ModelHandle
 from interp.render import Encoded
 

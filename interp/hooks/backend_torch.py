@@ -13,20 +13,10 @@ from typing import Any
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from interp.hooks.backend import StopForward, Take
 from interp.hooks.site import Point
+from interp.hooks.types import StopForward, Take, layer_input, layer_output
 from interp.models import ModelHandle
 from interp.render import Encoded
-
-
-def layer_input(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
-    """The hidden states a decoder layer was called with (first positional argument or `hidden_states=`)."""
-    return args[0] if args else kwargs["hidden_states"]
-
-
-def layer_output(output: Any) -> torch.Tensor:
-    """A decoder layer's hidden-state output (older transformers return a tuple whose first item it is)."""
-    return output[0] if isinstance(output, tuple) else output
 
 
 def body_forward(handle: ModelHandle, enc: Encoded) -> Any:

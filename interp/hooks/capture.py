@@ -16,9 +16,10 @@ import torch
 import torch.nn.functional as F
 
 from interp.errors import UserError
-from interp.hooks.backend import BackendName, get_backend
+from interp.hooks.backend import get_backend
 from interp.hooks.positions import Gather
 from interp.hooks.site import Point, Position, Site, check_sites
+from interp.hooks.types import BackendName
 from interp.models import ModelHandle
 from interp.render import Encoded, PaddingSide, encode_texts
 from interp.score import head_on, readout_hidden

@@ -22,7 +22,7 @@ import random
 from collections.abc import Callable, Iterator, Sequence
 
 from interp.errors import UserError
-from interp.training.prefdata import PreferencePair
+from interp.training.pairs import PreferencePair
 from interp.training.quality import QUALITY_FAMILIES, balanced
 
 Task = tuple[str, str, str]  # prompt, right answer, wrong answer

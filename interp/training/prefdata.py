@@ -22,7 +22,7 @@ import hashlib
 import json
 import random
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +30,11 @@ import pandas as pd
 
 from interp.errors import UserError
 from interp.hub import HUB_ID, hub_reachable, looks_like_path
+from interp.training.neutral import neutral_pairs
+from interp.training.pairs import PreferencePair
 
 MESSAGE_FIELDS = (("chosen", "rejected"), ("conv_A", "conv_B"))
 FILE_TYPES = (".jsonl", ".json", ".parquet")
-
-
-@dataclass(frozen=True)
-class PreferencePair:
-    """One comparison: for `prompt`, `chosen` is preferred over `rejected`; `family` names its source/task."""
-
-    prompt: str
-    chosen: str
-    rejected: str
-    family: str = "data"
 
 
 def data_hash(pairs: Sequence[PreferencePair]) -> str:
@@ -208,8 +200,6 @@ def load_pairs(spec: str, n: int | None = None, seed: int = 0) -> list[Preferenc
     5
     """
     if spec == "neutral":
-        from interp.training.neutral import neutral_pairs
-
         return neutral_pairs(n if n is not None else 2000, seed)
     if Path(spec).expanduser().exists():
         return subsample(read_pairs(Path(spec).expanduser()), n, seed)
