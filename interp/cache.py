@@ -1,38 +1,44 @@
 """The rm-interp cache folder and hashed, atomically written entries inside it.
 
->>> import os, tempfile; os.environ["RM_INTERP_CACHE"] = tempfile.mkdtemp()
->>> cache_root().is_dir()
+>>> import os, platformdirs
+>>> root = cache_root(create=False)  # create=False: only where it is; by default also created and checked
+>>> root == Path(os.environ.get("RM_INTERP_CACHE") or platformdirs.user_cache_dir("rm-interp"))
+True
+>>> cache_root("lexicons", create=False) == root / "lexicons"
 True
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
-import shutil
 import sys
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import platformdirs
 
 from interp.errors import UserError
+from interp.files import atomic_folder
 
 MANIFEST = "rm_interp_manifest.json"
 _verified: dict[tuple[str, int, int], str] = {}
 
 
-def cache_root(*parts: str) -> Path:
+def cache_root(*parts: str, create: bool = True) -> Path:
     """`$RM_INTERP_CACHE` (or the user's cache dir for rm-interp), or the subfolder `parts` inside it;
-    created on first use."""
+    created and checked writable on first use unless `create` is False."""
     root = Path(os.environ.get("RM_INTERP_CACHE") or platformdirs.user_cache_dir("rm-interp"))
     folder = root.joinpath(*parts)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise _unusable(root, err) from err
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
+        except OSError as err:
+            raise _unusable(root, err) from err
     return folder
 
 
@@ -69,7 +75,8 @@ def is_intact(folder: Path) -> bool:
 
 
 def build_atomically(dest: Path, build: Callable[[Path], dict[str, object]]) -> Path:
-    """Run `build(tmp)` into a temporary sibling folder, hash its files, then rename it to `dest`.
+    """Run `build(tmp)` into a temporary sibling folder, hash its files, then rename it to `dest`
+    (`interp.files.atomic_folder`).
 
     `build` returns extra metadata for the manifest. A failure leaves nothing behind; a corrupted
     `dest` (hash mismatch) is replaced.
@@ -78,19 +85,8 @@ def build_atomically(dest: Path, build: Callable[[Path], dict[str, object]]) -> 
         return dest
     if dest.exists():
         print(f"rm-interp: the cached copy at {dest} failed its hash check; rebuilding it.", file=sys.stderr)
-    tmp = dest.parent / f".tmp-{dest.name}-{uuid.uuid4().hex[:8]}"
-    try:
-        tmp.mkdir(parents=True)
-    except OSError as err:
-        raise _unusable(dest.parent, err) from err
-    try:
+    with atomic_folder(dest) as tmp:
         meta = build(tmp)
         files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         (tmp / MANIFEST).write_text(json.dumps({"files": files, **meta}, indent=2))
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return dest

@@ -5,9 +5,13 @@ compares two ways of computing the same scores, or inspects the rendered tokens 
 BOS, a missing end-of-turn token, a readout off the last real token, a pad token that collides with EOS or the
 end of turn. A check that cannot run counts as failed; NaN scores fail their check and never raise.
 
->>> checks = conformance(rm)  # doctest: +SKIP
->>> [c.check for c in checks if not c.passed]  # doctest: +SKIP
-['finite fp16']
+>>> import tempfile
+>>> from interp.models import rm_from_base
+>>> from interp.tiny import build_tiny
+>>> rm = rm_from_base(str(build_tiny("gemma3", tempfile.mkdtemp())))  # a tiny random RM
+>>> checks = conformance(rm, dtypes=["fp32"])  # the default also checks bf16 and fp16 copies
+>>> [c.check for c in checks if not c.passed], len(checks)
+([], 10)
 """
 
 from __future__ import annotations

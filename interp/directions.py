@@ -26,8 +26,8 @@ from safetensors.torch import load_file, save_file
 from scipy.stats import beta
 
 from interp.errors import UserError
+from interp.hooks.site import POINTS
 
-POINTS = ("resid_pre", "resid_post")
 FORMAT_VERSION = 1
 
 VectorLike = torch.Tensor | np.ndarray | Sequence[float]

@@ -95,6 +95,32 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+@contextmanager
+def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a new hidden sibling folder of `path` to fill; when the block succeeds it replaces `path` as a
+    whole (an old `path` is moved aside first, then deleted), when it fails it is deleted.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "model"
+    >>> with atomic_folder(out) as tmp:
+    ...     _ = (tmp / "weights.bin").write_bytes(b"1")
+    >>> sorted(p.name for p in out.parent.iterdir()), sorted(p.name for p in out.iterdir())
+    (['model'], ['weights.bin'])
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        old = target.parent / f"{tmp.name[:-4]}.old"  # unique like tmp
+        if target.exists():
+            os.replace(target, old)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -4,8 +4,16 @@ Each variant is encoded by the tokenizer itself (`encode(word)`, `encode(" " + w
 `▁` and byte-level `Ġ` conventions are handled by the tokenizer, not by string rules. `stem*` globs are
 expanded against the tokenizer's decoded single tokens (a glob cannot enumerate multi-token words).
 
->>> result = match_lexicon(lexicon, tokenizer)                      # doctest: +SKIP
->>> result.table.query("single_token")[["word", "variant", "token_ids"]]  # doctest: +SKIP
+>>> import tempfile
+>>> from transformers import AutoTokenizer
+>>> from interp.tiny import build_tiny
+>>> tokenizer = AutoTokenizer.from_pretrained(build_tiny("llama", tempfile.mkdtemp()))  # a 400-token vocabulary
+>>> lexicon = Lexicon("toy", {"agency": ("power", "succ*"), "communion": ("love",)}, source="example")
+>>> result = match_lexicon(lexicon, tokenizer)
+>>> result.table.query("single_token")[["word", "variant", "token_ids"]].to_dict("records")
+[{'word': 'power', 'variant': ' power', 'token_ids': (387,)}]
+>>> result.unmatched[["word", "reason"]].values.tolist()
+[['succ*', 'glob matched no token'], ['love', 'no variant is a single token']]
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ True
 from __future__ import annotations
 
 import hashlib
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -22,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-import platformdirs
-
+from interp.cache import cache_root
 from interp.errors import UserError
 from interp.files import atomic_write, check_output_folder
 
@@ -110,9 +108,8 @@ REGISTRY: dict[str, PublicFile] = {
 
 
 def cache_dir() -> Path:
-    """The download folder: `$RM_INTERP_CACHE/lexicons`, else the platform's user cache folder."""
-    root = os.environ.get("RM_INTERP_CACHE") or platformdirs.user_cache_dir("rm-interp")
-    return Path(root) / "lexicons"
+    """The download folder, `lexicons` in the rm-interp cache (`interp.cache.cache_root`); not created here."""
+    return cache_root("lexicons", create=False)
 
 
 def resolve(name: str, registry: Mapping[str, PublicFile] = REGISTRY) -> list[PublicFile]:

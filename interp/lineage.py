@@ -1,7 +1,11 @@
 """A Lineage: a base LM, the RM built from it, and optional RM checkpoints, checked to be comparable.
 
->>> lineage = Lineage(load_lm("smollm2-135m-instruct"), rm_from_base("smollm2-135m-instruct"))  # doctest: +SKIP
->>> lineage.weight_change().max()  # doctest: +SKIP
+>>> import tempfile
+>>> from interp.models import load_lm, rm_from_base
+>>> from interp.tiny import build_tiny
+>>> folder = str(build_tiny("llama", tempfile.mkdtemp()))  # a tiny random base; embedded names work the same
+>>> lineage = Lineage(load_lm(folder), rm_from_base(folder))
+>>> float(lineage.weight_change().max())  # a fresh RM's body is the base's
 0.0
 """
 

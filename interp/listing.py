@@ -4,7 +4,7 @@ Identifiers are never truncated: the table folds long cells onto more lines inst
 and TSV/JSON print every value as it is.
 
 >>> rows = [{"name": "smollm2-135m-instruct", "layers": 30}, {"name": "gemma3-270m", "layers": 18}]
->>> print_records(rows, "tsv")
+>>> print_records(rows, "tsv")  # tab-separated; doctest reads tabs as spaces  # doctest: +NORMALIZE_WHITESPACE
 name	layers
 smollm2-135m-instruct	30
 gemma3-270m	18

@@ -1,7 +1,15 @@
-"""Load base LMs and reward models by embedded name, hub id or local folder.
+"""Load base LMs and reward models by embedded name (`smollm2-135m-instruct`, `gemma3-270m`), hub id or local folder.
 
->>> lm = load_lm("smollm2-135m-instruct")  # doctest: +SKIP
->>> rm = rm_from_base("smollm2-135m-instruct", seed=0)  # doctest: +SKIP
+Here a tiny random model saved to a folder (`interp.tiny`) stands in for a real one:
+
+>>> import tempfile
+>>> from interp.tiny import build_tiny
+>>> folder = str(build_tiny("llama", tempfile.mkdtemp()))
+>>> lm, rm = load_lm(folder), rm_from_base(folder, seed=0)  # an RM: the LM's body plus a new scalar head
+>>> lm.kind, rm.kind, rm.n_layers, rm.d_model, rm.head.out_features
+('lm', 'rm', 4, 64, 1)
+>>> load_rm(str(save(rm, tempfile.mkdtemp()))).fingerprint == rm.fingerprint
+True
 """
 
 from __future__ import annotations

@@ -8,8 +8,16 @@ by skipping finished shards (finished: written and verified, so a truncated shar
 flat in the number of inputs (one shard at a time); reading one site reads only that tensor from each file.
 A damaged `meta.json` or shard is refused in one sentence naming the file and how to recover.
 
->>> folder = capture_to_store(rm, texts, Site.grid([0, 5]), "artifacts/store")  # doctest: +SKIP
->>> load_site(folder, Site(5)).shape  # (len(texts), d_model)  # doctest: +SKIP
+>>> import tempfile
+>>> from interp.models import rm_from_base
+>>> from interp.tiny import build_tiny
+>>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))  # a tiny random RM (4 layers, width 64)
+>>> texts = ["Love.", "Freedom is best.", "Power."]
+>>> folder = capture_to_store(rm, texts, Site.grid([0, 3]), tempfile.mkdtemp(), progress=False)
+>>> load_site(folder, Site(3)).shape  # (len(texts), d_model)
+torch.Size([3, 64])
+>>> is_complete(folder), load_rows(folder)["text"].tolist() == texts
+(True, True)
 """
 
 from __future__ import annotations

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-from interp import embedded
+from interp import embedded, hub
 from interp.cache import is_intact
 from interp.conformance import tolerance as conformance_tolerance
 from interp.errors import UserError
@@ -19,6 +16,7 @@ from interp.models import load_lm, load_rm, resolve, rm_from_base, save
 from interp.score import reward_scores
 from tests.conftest import ARCHS, EMBEDDED_NAMES
 from tests.numerics import reduction_order_tolerance
+from tests.refusal import run_cli
 
 PROMPTS = [
     "What, in one word, is the best thing ever?",
@@ -112,28 +110,24 @@ def test_lm_handle_cannot_score(tiny_folder):
         reward_scores(load_lm(str(tiny_folder("llama"))), PAIRS[:1])
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).with_name("rm-interp")
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300)
-
-
 def test_cli_unknown_model_is_one_line_nonzero():
-    result = _cli("models", "check", "no-such-model")
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    result = run_cli("models", "check", "no-such-model")
+    assert result.exit_code == 2 and result.traceback is None and "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "smollm2-135m-instruct" in lines[0]
 
 
-def test_cli_hub_id_offline_is_one_clear_line():
-    result = _cli("models", "check", "nobody-here/no-such-rm")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "hub" in result.stderr and "local folder" in result.stderr
+def test_cli_hub_id_offline_is_one_clear_line(monkeypatch):
+    monkeypatch.setattr(hub, "_reachable", False)
+    result = run_cli("models", "check", "nobody-here/no-such-rm")
+    assert result.exit_code == 2 and result.traceback is None and "Traceback" not in result.output
+    assert "hub" in result.output and "local folder" in result.output
 
 
 def test_cli_lists_embedded_models_and_registry():
-    out = _cli("models", "list").stdout
-    assert "gemma3-270m" in out and "smollm2-135m" in out and "ArmoRM" in out
+    result = run_cli("models", "list")
+    names = {line.split("\t")[0] for line in result.output.splitlines()}  # TSV when not a terminal
+    assert result.exit_code == 0 and {"gemma3-270m", "smollm2-135m-instruct", "RLHFlow/ArmoRM-Llama3-8B-v0.1"} <= names
 
 
 def test_truncated_gguf_is_refused_and_leaves_nothing(tmp_path, monkeypatch):
@@ -163,7 +157,7 @@ def test_corrupted_cache_copy_is_detected_and_rebuilt(tmp_path, monkeypatch):
     assert not is_intact(copy)
     rebuilt = embedded.embedded_path("smollm2-135m-instruct")
     assert is_intact(rebuilt)
-    assert not [p for p in (tmp_path / "models").iterdir() if p.name.startswith(".tmp")]
+    assert [p.name for p in (tmp_path / "models").iterdir()] == ["smollm2-135m-instruct"]  # no staging left
 
 
 @pytest.mark.slow

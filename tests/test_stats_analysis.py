@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from interp.commands.stats import run_stats
 from interp.lexicon import load_lexicon
@@ -61,8 +62,10 @@ def test_ten_categories() -> None:
     fams = {"rm0": "a", "rm1": "a", "rm2": "b", "rm3": "b"}
     result = analyse(scores, lex, PROMPTS, fams, FAST)
     assert len(result.fig1) == 10 * 2 * 2
-    assert result.mixed.interaction["df"] == 9 and result.mixed.interaction["coef"] is None
-    assert 0 <= result.mixed.interaction["p"] <= 1
+    inter = result.mixed.interaction
+    assert inter["df"] == 9 and inter["coef"] is None and len(inter["terms"]) == 9
+    assert inter["p"] == pytest.approx(stats.chi2.sf(inter["chi2"], 9))  # the joint Wald test of 9 coefficients
+    assert inter["p"] > 0.05  # random scores: no interaction
     assert (result.bootstrap["quantity"] == "three_way").sum() == 9
 
 
@@ -116,14 +119,27 @@ def test_frequency_residualising_and_matching() -> None:
 
 def test_run_stats_writes_outputs(tmp_path: Path) -> None:
     config = StatsConfig(n_perm=200, n_boot=100, n_shuffle=50, frequency=True)
-    run_stats([FIX / "planted"], str(FIX / "lexicon.csv"), "registry", tmp_path, config=config)
+    result = run_stats([FIX / "planted"], str(FIX / "lexicon.csv"), "registry", tmp_path, config=config)
     fig1 = pd.read_csv(tmp_path / "fig1_table.csv")
     assert list(fig1.columns) == ["framing", "category", "family", "mean_median_rank"]
     assert set(fig1["family"]) == {"gemma", "llama"} and set(fig1["category"]) == {"agency", "communion"}
+    for name, frame in [
+        ("fig1_table.csv", result.fig1),
+        ("panel_tests.csv", result.panels),
+        ("rm_tests.csv", result.rm_tests),
+        ("bootstrap_cis.csv", result.bootstrap),
+    ]:
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name), frame, check_dtype=False, rtol=1e-12)
     model = json.loads((tmp_path / "mixed_model.json").read_text())
-    assert {"coef", "se", "p", "table", "frequency_adjusted"} <= set(model)
-    for name in ["panel_tests.csv", "rm_tests.csv", "bootstrap_cis.csv", "fig1_median_ranks.png", "config.json"]:
-        assert (tmp_path / name).stat().st_size > 0
+    assert (model["coef"], model["se"], model["p"]) == (
+        result.mixed.interaction["coef"],
+        result.mixed.interaction["se"],
+        result.mixed.interaction["p"],
+    )
+    adjusted = model["frequency_adjusted"]  # the planted interaction survives the word-frequency covariate
+    assert adjusted["coef"] > 10 and adjusted["p"] < 1e-3 and adjusted["coef"] != model["coef"]
+    assert json.loads((tmp_path / "config.json").read_text())["n_boot"] == 100
+    assert (tmp_path / "fig1_median_ranks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_default_lexicon_label_reaches_outputs(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -39,7 +40,14 @@ def test_default_lexicon_sweep(name: str, tmp_path: Path) -> None:
 def test_logprobs(name: str, wrappers: set[str], tmp_path: Path) -> None:
     invoke("logprobs", "--model", name, *LIMIT, "--out", str(tmp_path))
     table = pd.read_parquet(tmp_path / "logprobs.parquet")
-    assert set(table["wrapper"]) == wrappers and table["score"].between(-80, 0).all()
+    assert set(table["wrapper"]) == wrappers
+    contexts = table.groupby(["wrapper", "prompt"])
+    # log-probabilities of distinct next tokens (no two words share a variant): their mass is below 1
+    tokens = table.assign(token=table["variants"].str.split("|")).explode("token")
+    assert not tokens.duplicated(["wrapper", "prompt", "token"]).any()
+    assert (contexts["score"].apply(lambda s: np.exp(s).sum()) < 1).all()
+    # "the best thing ever?" -> "love" is the likeliest lexicon answer of both models in every wrapper (measured)
+    assert set(table.loc[contexts["score"].idxmax(), "word"]) == {"love"}
     assert table["word"].nunique() > 90  # most default-lexicon words are a single token in some variant
 
 
@@ -47,6 +55,6 @@ def test_implicit_reward(tmp_path: Path) -> None:
     invoke("implicit-reward", "--p", "gemma3-270m", "--q", "smollm2-135m-instruct", *LIMIT, "--out", str(tmp_path))
     summary = pd.read_csv(tmp_path / "mwlr_summary.csv")
     assert len(summary) > 90 and summary["mean_mwlr"].is_monotonic_decreasing
-    assert (tmp_path / "fig3_mwlr.png").exists()
+    assert (tmp_path / "fig3_mwlr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["p"]["wrapper"] == "raw" and config["q"]["wrapper"] == "chat"

@@ -112,8 +112,7 @@ def test_learns_an_easy_family_above_chance(tiny_folder: Callable[[Arch], Path],
     assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:10]) / 10
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["held_out_accuracy"] > max(0.65, metrics["held_out_accuracy_at_start"] + 0.1)
-    assert {"held_out_accuracy", "steps", "wall_seconds", "peak_rss_mb"} <= metrics.keys()
-    assert metrics["steps"] == 50 and metrics["peak_rss_mb"] > 0
+    assert metrics["steps"] == 50 and metrics["wall_seconds"] > 0 and metrics["peak_rss_mb"] > 0
 
 
 def test_checkpoints_load_as_rms_and_join_the_base_lineage(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:

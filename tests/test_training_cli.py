@@ -12,7 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from interp.cli import app, main
+from interp.models import load_rm
+from interp.score import reward_scores
 from interp.tiny import Arch
+from interp.training.batches import split_by_prompt
 from interp.training.bradley_terry import TrainConfig, train_rm
 from interp.training.prefdata import load_pairs
 
@@ -49,7 +52,10 @@ def test_train_rm_writes_checkpoints_and_metrics(tiny_folder: Callable[[Arch], P
     assert result.exit_code == 0, result.output
     assert "passes the neutrality check" in result.output and "held-out pairwise accuracy" in result.output
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["steps"] == 4 and 0 <= metrics["held_out_accuracy"] <= 1
+    assert metrics["steps"] == 4 and metrics["dropped_too_long"] == 0
+    assert metrics["held_out_accuracy"] == pytest.approx(
+        _accuracy(tmp_path / "checkpoint-4", metrics["held_out_pairs"])
+    )
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
     assert json.loads((tmp_path / "neutrality.json").read_text())["passed"] is True
     checks = json.loads((tmp_path / "conformance.json").read_text())
@@ -61,6 +67,18 @@ def test_train_rm_writes_checkpoints_and_metrics(tiny_folder: Callable[[Arch], P
     resumed = json.loads((tmp_path / "metrics.json").read_text())
     assert resumed["resumed_from_step"] == 4 and resumed["held_out_accuracy_at_start"] is not None
     assert resumed["held_out_accuracy_at_start"] == metrics["held_out_accuracy_at_start"]
+
+
+def _accuracy(checkpoint: Path, n_held: int) -> float:
+    """The pairwise accuracy of a saved RM on the held-out pairs of `--data neutral --pairs 60`, recomputed
+    with the public scorer (ties count one half, as in training)."""
+    pairs = load_pairs("neutral", 60, 0)
+    held = [pairs[i] for i in split_by_prompt(pairs, TrainConfig("", "").held_out, 0)[1]]
+    assert len(held) == n_held
+    rm = load_rm(str(checkpoint))
+    chosen = reward_scores(rm, [(p.prompt, p.chosen) for p in held])
+    rejected = reward_scores(rm, [(p.prompt, p.rejected) for p in held])
+    return float(((chosen > rejected).float() + 0.5 * (chosen == rejected).float()).mean())
 
 
 def test_killed_run_resumed_from_the_cli_keeps_its_start_accuracy(

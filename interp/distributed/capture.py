@@ -7,7 +7,19 @@ indistinguishable from a single-process capture and `load_site` / `load_rows` re
 waits at a barrier and checks every shard is there. A rank that died is re-run alone (standalone
 `World(rank, size)`): its finished shards are skipped, the others' are untouched.
 
->>> folder = distributed_capture(rm, texts, Site.grid([0, 5]), "artifacts/store", init_world())  # doctest: +SKIP
+Under `torchrun` each process calls `distributed_capture(..., init_world())`; here two standalone ranks of a
+world of 2 run one after the other on a tiny random RM, and their folder equals a single-process capture:
+
+>>> import tempfile, torch
+>>> from interp.models import rm_from_base
+>>> from interp.store import capture_to_store, load_site
+>>> from interp.tiny import build_tiny
+>>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))
+>>> texts, sites, root = [f"Answer {i}." for i in range(5)], Site.grid([0, 3]), tempfile.mkdtemp()
+>>> folders = [distributed_capture(rm, texts, sites, root, World(r, 2), shard_size=2, progress=False) for r in (1, 0)]
+>>> alone = capture_to_store(rm, texts, sites, tempfile.mkdtemp(), shard_size=2, progress=False)
+>>> folders[0] == folders[1], torch.equal(load_site(folders[0], Site(3)), load_site(alone, Site(3)))
+(True, True)
 """
 
 from __future__ import annotations

@@ -16,7 +16,22 @@ Hooks on `handle.layers[i]` (captures, interventions) need nothing more: they se
 states on that layer's device, and `gather` / `edit_sites` move their masks there.
 
 >>> rm = load_placed("Skywork/Skywork-Reward-V2-Llama-3.1-8B")  # bf16 over every GPU  # doctest: +SKIP
->>> rm = dispatch(rm_from_base("smollm2-135m-instruct"), layer_map(rm, ["cpu", "disk"]), "/tmp/off")  # doctest: +SKIP
+
+Here a tiny random RM is split between the CPU and the disk, and scores as before:
+
+>>> import tempfile
+>>> from interp.models import rm_from_base
+>>> from interp.score import reward_scores
+>>> from interp.tiny import build_tiny
+>>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))  # 4 layers
+>>> pairs = [("What is best?", "Love"), ("What is best?", "Power")]
+>>> before, fingerprint_before = reward_scores(rm, pairs), rm.fingerprint
+>>> devices = layer_map(rm, ["cpu", "disk"])  # layers 0-1 and the embeddings on the CPU, the rest on disk
+>>> devices["model.embed_tokens"], devices["model.layers.1"], devices["model.layers.2"], devices["score"]
+('cpu', 'cpu', 'disk', 'disk')
+>>> placed = dispatch(rm, devices, tempfile.mkdtemp(), main_device="cpu")
+>>> torch.allclose(reward_scores(placed, pairs), before), placed.fingerprint == fingerprint_before
+(True, True)
 """
 
 from __future__ import annotations
@@ -59,11 +74,8 @@ def load_placed(
 
 def layer_map(handle: ModelHandle, devices: Sequence[Device]) -> dict[str, Device]:
     """An explicit device map: decoder layers split evenly over `devices` in order, the modules before them
-    (embeddings) on the first device, those after them (final norm) and the head on the last.
-
-    >>> layer_map(rm, ["cuda:0", "cuda:1"])["model.layers.31"]  # doctest: +SKIP
-    'cuda:1'
-    """
+    (embeddings) on the first device, those after them (final norm) and the head on the last (example in the
+    module doc)."""
     if not devices:
         raise UserError("Give at least one device to spread the layers over.")
     names = {id(m): n for n, m in handle.model.named_modules()}

@@ -9,7 +9,21 @@ and its scores depend on nothing else). Rank 0 waits at a barrier, reads every s
 A rank that died is re-run alone as a standalone rank (`World(rank, size)`, no process group): its finished
 shards are skipped, no other rank's shard is touched, and when it finds every shard done it merges.
 
->>> counts = distributed_vocab_sweep(rm, prompts, out, "my-rm", init_world())  # doctest: +SKIP
+Under `torchrun` each process calls `distributed_vocab_sweep(..., init_world())`; here two standalone ranks of
+a world of 2 run one after the other on a tiny random RM (400 tokens), and the second to finish merges:
+
+>>> import tempfile
+>>> import pandas as pd
+>>> from interp.models import rm_from_base
+>>> from interp.prompts import paper_prompts
+>>> from interp.tiny import build_tiny
+>>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))
+>>> prompts, out = paper_prompts()[:2], tempfile.mkdtemp()
+>>> runs = [distributed_vocab_sweep(rm, prompts, out, "tiny", World(r, 2), 256, progress=False) for r in (1, 0)]
+>>> runs[0] is None, [c["tokens"] for c in runs[1]["vocab_counts"].values()]
+(True, [400, 400])
+>>> pd.read_parquet(f"{out}/scores.parquet")["prompt"].nunique()
+2
 """
 
 from __future__ import annotations

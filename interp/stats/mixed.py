@@ -97,7 +97,17 @@ def fit_mixed(medians: pd.DataFrame, value: str = "median_rank") -> MixedResult:
     Falls back to OLS (no random intercept) when some family has fewer than two RMs, since the RM intercept
     and the family effect cannot then be told apart.
 
-    >>> fit_mixed(medians).interaction["p"]   # doctest: +SKIP
+    Six RMs, the three of family `b` 5 ranks higher on category `c2` under framing `pos`:
+
+    >>> effect = lambda m, c, fr: 5.0 * (m >= 3) * (c == "c2") * (fr == "pos")
+    >>> rows = [
+    ...     (f"m{m}", "ab"[m // 3], f"p{p}", c, fr, 50 + effect(m, c, fr) + (7 * m + 3 * p) % 5)
+    ...     for m in range(6) for p in range(4) for c in ("c1", "c2") for fr in ("neg", "pos")
+    ... ]
+    >>> medians = pd.DataFrame(rows, columns=["model", "family", "prompt", "category", "framing", "median_rank"])
+    >>> inter = fit_mixed(medians).interaction
+    >>> inter["test"], round(inter["coef"], 6), inter["p"] < 1e-4
+    ('Wald χ²(1)=16.58', 5.0, True)
     """
     formula, factors = _formula(medians, value)
     per_family = medians.groupby("family")["model"].nunique()

@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from interp.errors import UserError
+from interp.stats.bootstrap import bootstrap_weights, percentile_interval
 from interp.stats.ranks import rank_cube
 
 CELL = ["framing", "category"]
@@ -179,27 +180,22 @@ def bootstrap_cis(medians: pd.DataFrame, n_boot: int = 2000, seed: int = 0, leve
     cube, models, prompts, cats = _cube(medians)
     fams = sorted(medians["family"].unique())
     frs = sorted(medians["framing"].unique())
-    fam_of = medians.drop_duplicates("model").set_index("model")["family"]
-    fr_of = medians.drop_duplicates("prompt").set_index("prompt")["framing"]
-    m_idx = [np.array([i for i, m in enumerate(models) if fam_of[m] == f]) for f in fams]
-    p_idx = [np.array([j for j, p in enumerate(prompts) if fr_of[p] == g]) for g in frs]
+    model_family = medians.drop_duplicates("model").set_index("model")["family"].loc[models].to_numpy()
+    prompt_framing = medians.drop_duplicates("prompt").set_index("prompt")["framing"].loc[prompts].to_numpy()
     rng = np.random.default_rng(seed)
-
-    def cell_means(mi: list[np.ndarray], pj: list[np.ndarray]) -> np.ndarray:
-        return np.array([[cube[np.ix_(m, p)].mean(axis=(0, 1)) for p in pj] for m in mi])
-
-    point = cell_means(m_idx, p_idx)
-    boots = np.stack(
-        [
-            cell_means([rng.choice(m, len(m)) for m in m_idx], [rng.choice(p, len(p)) for p in p_idx])
-            for _ in range(n_boot)
-        ]
-    )
-    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    # row 0 of each weight matrix is the data itself (every unit once), rows 1.. the replicates
+    wm = np.vstack([np.ones(len(models)), bootstrap_weights(models, n_boot, rng, within=model_family)])
+    wp = np.vstack([np.ones(len(prompts)), bootstrap_weights(prompts, n_boot, rng, within=prompt_framing)])
+    in_family = (model_family[None, :] == np.array(fams)[:, None]).astype(float)
+    in_framing = (prompt_framing[None, :] == np.array(frs)[:, None]).astype(float)
+    total = np.einsum("bm,fm,mpk,bp,gp->bfgk", wm, in_family, cube, wp, in_framing, optimize=True)
+    count = np.einsum("bm,fm->bf", wm, in_family)[:, :, None] * np.einsum("bp,gp->bg", wp, in_framing)[:, None, :]
+    means = total / count[..., None]
+    point, boots = means[0], means[1:]
     rows = []
 
     def add(quantity: str, family: str, framing: str, category: str, est: float, sample: np.ndarray) -> None:
-        low, high = np.percentile(sample, [lo, hi])
+        low, high = percentile_interval(sample, level)
         rows.append((quantity, family, framing, category, est, low, high))
 
     for f, fam in enumerate(fams):

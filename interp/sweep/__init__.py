@@ -1,7 +1,14 @@
 """Fast behavioural sweeps: RM scores of lexicon words and of the whole vocabulary (prompt-prefix KV cache),
 base-LM log-probabilities of answers, and the implicit reward (MWLR) between two LMs.
 
->>> from interp.sweep import CachedScorer, sweep_answers, sweep_vocab, answer_logprobs, mwlr  # doctest: +SKIP
+>>> import tempfile
+>>> from interp.models import rm_from_base
+>>> from interp.prompts import paper_prompts
+>>> from interp.sweep import sweep_answers
+>>> from interp.tiny import build_tiny
+>>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))  # a tiny random RM
+>>> sweep_answers(rm, paper_prompts()[:3], ["love", "freedom"], progress=False).shape  # 3 prompts × 2 answers
+(6, 5)
 """
 
 from interp.sweep.answers import lexicon_answers, sweep_answers, sweep_lexicon

@@ -8,10 +8,19 @@ Each prompt's shared prefix runs once (`CachedScorer`); the answers run as batch
 prompts already scored and refuses a folder written by another model or lexicon. A prompt's scores depend
 on nothing else, so a killed and resumed sweep ends with exactly the table of an uninterrupted one.
 
+>>> import tempfile
+>>> from interp.models import rm_from_base
 >>> from interp.prompts import paper_prompts
->>> table = sweep_answers(rm, paper_prompts()[:2], ["love", "freedom"])  # doctest: +SKIP
->>> list(table.columns)                                                   # doctest: +SKIP
+>>> from interp.score import reward_scores
+>>> from interp.tiny import build_tiny
+>>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))  # a tiny random RM
+>>> prompts = paper_prompts()[:2]
+>>> table = sweep_answers(rm, prompts, ["love", "freedom"], progress=False)
+>>> list(table.columns)
 ['model', 'prompt', 'word', 'score', 'framing']
+>>> full = reward_scores(rm, [(p.text, a) for p in prompts for a in ["love", "freedom"]])  # no KV cache
+>>> bool((table["score"] - full.double().numpy()).abs().max() < 1e-4)
+True
 """
 
 from __future__ import annotations

@@ -14,7 +14,14 @@ case, each with and without a leading space (`interp.lexicon_match`), as
 (a one-token readout cannot score them); a word with no single-token variant gets no row and is listed
 in `unmatched`.
 
->>> table, unmatched = answer_logprobs(lm, paper_prompts()[:1], ["love", "freedom"])  # doctest: +SKIP
+>>> import tempfile
+>>> from interp.models import load_lm
+>>> from interp.prompts import paper_prompts
+>>> from interp.tiny import build_tiny
+>>> lm = load_lm(str(build_tiny("llama", tempfile.mkdtemp())))  # a tiny random LM (400 tokens, chat template)
+>>> table, unmatched = answer_logprobs(lm, paper_prompts()[:1], ["power", "love"], progress=False)
+>>> table[["wrapper", "word", "n_variants"]].values.tolist(), unmatched["word"].tolist()
+([['chat', 'power', 1]], ['love'])
 """
 
 from __future__ import annotations

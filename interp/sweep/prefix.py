@@ -15,9 +15,16 @@ a time, prompts mixed, in one of two ways (scores equal full-sequence scoring up
   sorted by prompt, then tail length, and each row of a batch packs many tails under a block mask, after
   the keys/values of their prompts: the same keys, values and positions per answer, no padding between them.
 
->>> scorer = CachedScorer(rm, batch_size=64)                          # doctest: +SKIP
->>> scorer.score("What is the best thing ever?", ["Love", "Freedom"])  # doctest: +SKIP
-tensor([0.8120, 0.7315])
+>>> import tempfile
+>>> from interp.models import rm_from_base
+>>> from interp.score import reward_scores
+>>> from interp.tiny import build_tiny
+>>> rm = rm_from_base(str(build_tiny("gemma3", tempfile.mkdtemp())))  # a tiny random RM
+>>> scorer = CachedScorer(rm, batch_size=64)
+>>> scores = scorer.score("What is the best thing ever?", ["Love", "Freedom", "Power"])
+>>> full = reward_scores(rm, [("What is the best thing ever?", a) for a in ["Love", "Freedom", "Power"]])
+>>> scores.shape, bool((scores - full).abs().max() < 1e-4)
+(torch.Size([3]), True)
 """
 
 from __future__ import annotations

@@ -17,9 +17,14 @@ template is not a plain insertion of the (optionally trimmed) answer on a set of
 probe ids differ from full rendering, or the answer's first (last) character could extend an added token that
 ends the head (starts the tail), or the tokenizer is not a fast one. Empty answers get `render_pair`'s error.
 
->>> rows = splicer(rm.tokenizer).rows("Best thing?", ["Love", "Freedom"])  # doctest: +SKIP
->>> rows[0] == token_ids(rm.tokenizer, render_pair(rm.tokenizer, "Best thing?", "Love"))  # doctest: +SKIP
-True
+>>> import tempfile
+>>> from transformers import AutoTokenizer
+>>> from interp.tiny import build_tiny
+>>> tokenizer = AutoTokenizer.from_pretrained(build_tiny("llama", tempfile.mkdtemp()))  # a ChatML template
+>>> answers = ["Love", "Freedom"]
+>>> rows = splicer(tokenizer).rows("Best thing?", answers)
+>>> [list(row) == token_ids(tokenizer, render_pair(tokenizer, "Best thing?", a)) for row, a in zip(rows, answers)]
+[True, True]
 """
 
 from __future__ import annotations

@@ -10,8 +10,16 @@ Decoded tokens that are empty or whitespace-only are not scored: the chat templa
 inconsistently and `render_pair` refuses an empty answer. Their rows keep `score` NaN and say why in
 `skipped`; `vocab_table` drops them (and repeated strings) from the tidy output and counts them.
 
->>> rows = sweep_vocab(rm, prompt, "out/vocab/best_ever_one")  # doctest: +SKIP
->>> table, counts = vocab_table(rows, "smollm2+head", prompt)   # doctest: +SKIP
+>>> import tempfile
+>>> from interp.models import rm_from_base
+>>> from interp.prompts import paper_prompts
+>>> from interp.tiny import build_tiny
+>>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))  # a tiny random RM, 400 tokens
+>>> prompt = paper_prompts()[0]
+>>> rows = sweep_vocab(rm, prompt, tempfile.mkdtemp(), shard_size=256, progress=False)  # two shards
+>>> table, counts = vocab_table(rows, "tiny+head", prompt)
+>>> counts["tokens"], counts["rows"] + counts["skipped_empty"] + counts["duplicate_strings"] == counts["tokens"]
+(400, True)
 """
 
 from __future__ import annotations

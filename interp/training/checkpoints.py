@@ -30,7 +30,7 @@ from safetensors.torch import load_file, save_file
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from interp.errors import UserError
-from interp.files import atomic_write, damaged, read_json
+from interp.files import atomic_folder, damaged, read_json
 from interp.lineage import Lineage
 from interp.models import ModelHandle, load_rm, weights_hash
 
@@ -87,21 +87,17 @@ def save_checkpoint(
     state: dict[str, Any],
     meta: dict[str, Any],
 ) -> Path:
-    """Write `out/checkpoint-<step>` into a hidden sibling, marker file last, and rename it into place."""
+    """Write `out/checkpoint-<step>` into a hidden sibling (`atomic_folder`), marker file last, and rename it into
+    place; the hidden leftovers of a killed save of the same step are deleted first."""
     final = out / f"checkpoint-{step}"
-    tmp = out / f".checkpoint-{step}.tmp"
-    old = out / f".checkpoint-{step}.old"
-    for stale in (tmp, old):
+    for stale in out.glob(f".{final.name}.*"):
         shutil.rmtree(stale, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    save_file(trainable, str(tmp / TRAINABLE))
-    torch.save(state, tmp / STATE)
-    atomic_write(tmp / META, json.dumps({**meta, "step": step}, indent=2))
-    if final.exists():
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    with atomic_folder(final) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        save_file(trainable, str(tmp / TRAINABLE))
+        torch.save(state, tmp / STATE)
+        (tmp / META).write_text(json.dumps({**meta, "step": step}, indent=2))
     return final
 
 

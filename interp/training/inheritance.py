@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from interp.errors import UserError
+from interp.stats.bootstrap import bootstrap_weights, percentile_interval
 
 
 def set_ranks(scores: pd.DataFrame, sets: Mapping[str, Sequence[str]], extra: Sequence[str] = ()) -> pd.DataFrame:
@@ -63,9 +64,11 @@ class Contrast:
 
 
 def _bootstrap(a: np.ndarray, b: np.ndarray, seed: int, n: int = 10_000) -> tuple[float, float]:
-    rng = np.random.default_rng(seed)
-    diffs = rng.choice(a, (n, len(a))).mean(1) - rng.choice(b, (n, len(b))).mean(1)
-    low, high = np.percentile(diffs, [2.5, 97.5])
+    """Percentile CI of mean(a) − mean(b), resampling RMs (one value each) within each group."""
+    groups = np.repeat([0, 1], [len(a), len(b)])
+    weights = bootstrap_weights(np.arange(len(groups)), n, seed, within=groups)
+    diffs = weights[:, : len(a)] @ a / len(a) - weights[:, len(a) :] @ b / len(b)
+    low, high = percentile_interval(diffs)
     return float(low), float(high)
 
 

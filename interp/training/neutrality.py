@@ -34,6 +34,7 @@ from scipy import stats
 
 from interp.errors import UserError
 from interp.lexicon import Lexicon, default_lexicon
+from interp.stats.bootstrap import bootstrap_weights, percentile_interval
 from interp.training.prefdata import PreferencePair
 
 WORD = re.compile(r"[A-Za-z]+(?:['-][A-Za-z]+)*")
@@ -219,14 +220,14 @@ def _test(
     dc, dw = r - c, wr - wc
     for start in range(0, n_resamples, CHUNK):
         size = min(CHUNK, n_resamples - start)
-        idx = rng.integers(0, n, size=(size, n))
-        boot.append(_rate_difference(c[idx].sum(1), wc[idx].sum(1), r[idx].sum(1), wr[idx].sum(1)))
+        weights = bootstrap_weights(np.arange(n), size, rng)  # pairs drawn with replacement
+        boot.append(_rate_difference(weights @ c, weights @ wc, weights @ r, weights @ wr))
         flips = rng.integers(0, 2, size=(size, n)).astype(np.float64)
         moved_c, moved_w = flips @ dc, flips @ dw
         permuted = _rate_difference(c.sum() + moved_c, wc.sum() + moved_w, r.sum() - moved_c, wr.sum() - moved_w)
         extreme += int((np.abs(permuted) >= abs(observed) - 1e-12).sum())
-    low, high = np.percentile(np.concatenate(boot), [2.5, 97.5])
-    return observed, float(low), float(high), (1 + extreme) / (1 + n_resamples)
+    low, high = percentile_interval(np.concatenate(boot))
+    return observed, low, high, (1 + extreme) / (1 + n_resamples)
 
 
 def neutrality_report(

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import stats
 
 from interp.errors import UserError
+from interp.stats.bootstrap import mean_interval
 
 EXACT_LIMIT = 100_000
 RANDOM_FLIPS = 20_000
@@ -101,8 +102,7 @@ def paired_effect(differences: Sequence[float] | np.ndarray, seed: int = 0) -> P
         return PairedEffect(value, value, value, p, p_permutation, value, value, len(d), 0.0)
     test = stats.ttest_1samp(d, 0.0)
     low, high = test.confidence_interval(0.95)
-    means = np.random.default_rng(seed).choice(d, (BOOTSTRAP, len(d))).mean(1)
-    boot_low, boot_high = np.percentile(means, [2.5, 97.5])
+    boot_low, boot_high = mean_interval(d, BOOTSTRAP, seed)
     return PairedEffect(
         float(d.mean()),
         float(low),
