@@ -1,4 +1,5 @@
-"""Turn probe inputs into ProbeData: capture readout residuals at every requested layer through the store.
+"""Turn probe inputs into ProbeData: capture readout residuals at every requested layer through the store,
+with each example's lexical covariates (word frequency, token length: `probes.controls`).
 
 >>> data = collect(rm, build_inputs(rm.tokenizer, lexicon, "answer", prompts), range(rm.n_layers),
 ...                "artifacts/store", lineage_id=lineage.lineage_id)  # doctest: +SKIP
@@ -15,6 +16,7 @@ import torch
 from interp.hooks.site import Point, Site
 from interp.models import ModelHandle
 from interp.store import capture_to_store, load_site
+from probes.controls import COVARIATES, lexical_covariates
 from probes.data import ProbeData
 from probes.frames import ProbeInputs
 
@@ -46,4 +48,6 @@ def collect(
         position="readout",
         inputs_id=inputs.inputs_id,
         class_names=inputs.class_names,
+        covariates=lexical_covariates(handle.tokenizer, inputs.words, leading_space=inputs.view == "statement"),
+        covariate_names=COVARIATES,
     )

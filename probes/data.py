@@ -31,6 +31,9 @@ class ProbeData:
     and 0 for class_names[0] (e.g. communion); `groups[i]` is the word, the unit of every split, shuffle and
     bootstrap. `inputs_id` names the inputs (e.g. the store's key) and enters `data_hash`; the fingerprint
     and `lineage_id` say which model produced X and which lineage (shared coordinate frame) it belongs to.
+    `covariates[i]` (n, k), named by `covariate_names`, are per-example nuisance variables a probe should not
+    get credit for (`probes.controls`: word frequency and token length); fits regress them out in each
+    training fold. They derive from the words and the tokenizer, so they do not enter `data_hash`.
     """
 
     X: np.ndarray
@@ -44,6 +47,8 @@ class ProbeData:
     position: str = "readout"
     inputs_id: str = ""
     class_names: tuple[str, str] = ("communion", "agency")
+    covariates: np.ndarray | None = None
+    covariate_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         x = self.X.detach().cpu().numpy() if isinstance(self.X, torch.Tensor) else np.asarray(self.X)
@@ -75,11 +80,26 @@ class ProbeData:
             raise UserError(f"Probe point must be one of {POINTS}, not {self.point!r}.")
         for name, value in (("X", x), ("labels", labels), ("groups", groups), ("layers", layers)):
             object.__setattr__(self, name, value)
+        if self.covariates is not None:
+            object.__setattr__(self, "covariates", self._checked_covariates(np.asarray(self.covariates, float)))
         per_word = np.zeros((self.n_words, 2), dtype=np.int64)
         np.add.at(per_word, (self.word_index, labels), 1)
         mixed = self.words[(per_word > 0).all(axis=1)]
         if mixed.size:
             raise UserError(f"The word {mixed[0]!r} carries both labels; a word must belong to one category.")
+
+    def _checked_covariates(self, c: np.ndarray) -> np.ndarray:
+        c = c.reshape(c.shape[0], -1) if c.ndim else c
+        names = tuple(str(v) for v in self.covariate_names)
+        if c.ndim != 2 or c.shape[0] != self.n_examples or len(names) != c.shape[1]:
+            raise UserError(
+                f"Covariates must be (n_examples, k) with one name each; got shape {c.shape} for "
+                f"{self.n_examples} examples and names {names}."
+            )
+        if not np.isfinite(c).all():
+            raise UserError(f"Covariates hold {int((~np.isfinite(c)).sum())} non-finite values; recompute them.")
+        object.__setattr__(self, "covariate_names", names)
+        return c
 
     @property
     def n_examples(self) -> int:

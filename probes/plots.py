@@ -1,7 +1,8 @@
 """Figures for probes and persistence, drawn from the tidy tables (matplotlib's Agg canvas, PNG files).
 
 - `plot_probe_auc`: held-out AUC by layer per model (e.g. base vs RM) with word-bootstrap CI shading and
-  the permutation-null band (null mean to 95th percentile);
+  the permutation-null band (null mean to 95th percentile); for lexically controlled fits also the raw
+  probe's AUC (dashed) and the frequency-and-length baseline (dotted);
 - `plot_persistence_heatmap`: layer × checkpoint heatmap of the cosine with the base direction;
 - `plot_transfer`: each model's own held-out AUC and the cross-model transfer AUC by layer, with the
   shuffled-label transfer band.
@@ -49,7 +50,9 @@ def plot_probe_auc(table: pd.DataFrame, path: str | Path, method: str = "logisti
     ax = fig.add_subplot()
     for i, (model, g) in enumerate(rows.groupby("model", sort=False)):
         color = f"C{i}"
-        ax.plot(g.layer, g.auc, marker="o", ms=3, color=color, label=f"{model or 'model'} (held-out AUC)")
+        controlled = "control" in g and bool((g.control != "none").all())
+        label = f"{model or 'model'} (held-out AUC{', controlled' if controlled else ''})"
+        ax.plot(g.layer, g.auc, marker="o", ms=3, color=color, label=label)
         ax.fill_between(g.layer, g.auc_lo, g.auc_hi, color=color, alpha=0.2, lw=0)
         ax.fill_between(
             g.layer,
@@ -61,6 +64,9 @@ def plot_probe_auc(table: pd.DataFrame, path: str | Path, method: str = "logisti
             lw=0,
             label=f"{model or 'model'} shuffled-label null (mean–95%)",
         )
+        if controlled:
+            ax.plot(g.layer, g.raw_auc, ls="--", lw=0.9, color=color, label=f"{model or 'model'} raw (no control)")
+            ax.axhline(g.lexical_auc.iloc[0], ls=":", lw=1.2, color=color, label=f"{model or 'model'} lexical only")
     ax.axhline(0.5, color="grey", lw=0.8, ls=":")
     ax.set(
         xlabel="layer",
