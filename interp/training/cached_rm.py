@@ -112,7 +112,7 @@ class CachedTrainer:
     def features_shared(self, groups: Sequence[tuple[Sequence[int], Sequence[Sequence[int]]]]) -> FeatureCache:
         """`features` of rows prefix + tail given as (prefix, tails) groups, each prefix run once (its KV cache)."""
         shared = [(tuple(prefix), [tuple(t) for t in tails]) for prefix, tails in groups]
-        return build_cache_shared(self.handle, shared, self.start, self.tokens.pad_id)
+        return build_cache_shared(self.handle, shared, self.start)
 
     @torch.no_grad()
     def readout_residuals(self, rm: RMWeights, rows: Sequence[Sequence[int]], cache: FeatureCache) -> torch.Tensor:

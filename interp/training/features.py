@@ -15,7 +15,8 @@ layers' weights stay in place, so `save_pretrained` still writes the whole model
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,25 @@ def key_for(row: Sequence[int], cached: Mapping[Row, Any]) -> Row:
     raise KeyError("a batch row is not in the feature cache")
 
 
+@contextmanager
+def layer_inputs(handle: ModelHandle, start: int | None) -> Iterator[list[torch.Tensor]]:
+    """Collect the hidden states entering decoder layer `start` on every forward (none when None), in eval mode."""
+    captured: list[torch.Tensor] = []
+
+    def grab(_module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        captured.append(args[0] if args else kwargs["hidden_states"])
+
+    hook = handle.layers[start].register_forward_pre_hook(grab, with_kwargs=True) if start is not None else None
+    was_training = handle.model.training
+    handle.model.eval()
+    try:
+        yield captured
+    finally:
+        if hook is not None:
+            hook.remove()
+        handle.model.train(was_training)
+
+
 @torch.no_grad()
 def build_cache(
     handle: ModelHandle,
@@ -69,63 +89,38 @@ def build_cache(
     unique = sorted(set(rows), key=len)
     states: dict[Row, torch.Tensor] = {}
     readout: dict[Row, torch.Tensor] = {}
-    captured: list[torch.Tensor] = []
-
-    def grab(_module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        captured.append(args[0] if args else kwargs["hidden_states"])
-
-    hook = handle.layers[start].register_forward_pre_hook(grab, with_kwargs=True) if start is not None else None
-    was_training = handle.model.training
-    handle.model.eval()
     device = handle.model.device
-    try:
-        with progress_bar(progress) as bar:
-            task = bar.add_task("frozen features", total=len(unique))
-            for i in range(0, len(unique), batch_size):
-                chunk = unique[i : i + batch_size]
-                enc = pad_ids(chunk, pad_id, "right").to(device)
-                captured.clear()
-                hidden = handle.body(
-                    input_ids=enc.input_ids,
-                    attention_mask=enc.attention_mask,
-                    position_ids=enc.position_ids,
-                    use_cache=False,
-                ).last_hidden_state
-                final = readout_hidden(hidden, enc.readout).float().cpu()
-                for j, row in enumerate(chunk):
-                    readout[row] = final[j].clone()
-                    if captured:
-                        states[row] = captured[0][j, : len(row)].float().cpu().clone()
-                bar.update(task, advance=len(chunk))
-    finally:
-        if hook is not None:
-            hook.remove()
-        handle.model.train(was_training)
+    with layer_inputs(handle, start) as captured, progress_bar(progress) as bar:
+        task = bar.add_task("frozen features", total=len(unique))
+        for i in range(0, len(unique), batch_size):
+            chunk = unique[i : i + batch_size]
+            enc = pad_ids(chunk, pad_id, "right").to(device)
+            captured.clear()
+            hidden = handle.body(
+                input_ids=enc.input_ids,
+                attention_mask=enc.attention_mask,
+                position_ids=enc.position_ids,
+                use_cache=False,
+            ).last_hidden_state
+            final = readout_hidden(hidden, enc.readout).float().cpu()
+            for j, row in enumerate(chunk):
+                readout[row] = final[j].clone()
+                if captured:
+                    states[row] = captured[0][j, : len(row)].float().cpu().clone()
+            bar.update(task, advance=len(chunk))
     return FeatureCache(start, states, readout)
 
 
 @torch.no_grad()
 def build_cache_shared(
-    handle: ModelHandle,
-    groups: Sequence[tuple[Row, Sequence[Row]]],
-    start: int | None,
-    pad_id: int,
-    batch_size: int = 32,
+    handle: ModelHandle, groups: Sequence[tuple[Row, Sequence[Row]]], start: int | None, batch_size: int = 32
 ) -> FeatureCache:
     """`build_cache` for rows that share a prompt: per (prefix, tails) group the prefix runs once and its KV
     cache serves every tail (row = prefix + tail), so only the tails' tokens are recomputed. Equal to
     `build_cache` on the same rows up to fp32 rounding (tested)."""
     states: dict[Row, torch.Tensor] = {}
     readout: dict[Row, torch.Tensor] = {}
-    captured: list[torch.Tensor] = []
-
-    def grab(_module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        captured.append(args[0] if args else kwargs["hidden_states"])
-
-    hook = handle.layers[start].register_forward_pre_hook(grab, with_kwargs=True) if start is not None else None
-    was_training = handle.model.training
-    handle.model.eval()
-    try:
+    with layer_inputs(handle, start) as captured:
         for prefix, tails in groups:
             captured.clear()
             cache = PrefixCache(handle, [prefix])
@@ -139,10 +134,6 @@ def build_cache_shared(
                     readout[row] = hidden[j].float().cpu().clone()
                     if head is not None:
                         states[row] = torch.cat([head, captured[0][j, : len(tail)].float().cpu()])
-    finally:
-        if hook is not None:
-            hook.remove()
-        handle.model.train(was_training)
     return FeatureCache(start, states, readout)
 
 
