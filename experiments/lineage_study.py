@@ -1,6 +1,12 @@
-"""One lineage, end to end: train an RM from a base on neutral data, then behaviour, probes, persistence,
-unembedding, ablation, steering and durability. Every step writes its table under the lineage folder and
-is skipped when that table is already there (reruns reuse the store and the trained RM).
+"""One lineage, end to end: seed RMs trained from a base on neutral data, then behaviour, probes, persistence,
+unembedding, and the causal study on held-out data (ablation beside matched nulls, steering), with durability
+along a checkpointed run where the profile asks for it. Every step writes its tables under the lineage folder
+and is skipped when they are already there (reruns reuse the trained RMs).
+
+The unit of every causal claim is the RM: `n_seeds` RMs train their top `k_layers` and head from one cached
+pass of the frozen layers (`CachedTrainer`); seed 0 is the lineage's RM for behaviour, probes and persistence.
+Probes, directions, their nulls and the best layer use the fitting words × the probe prompts only; the causal
+effects are measured on held-out words × evaluation prompts (`interp.causal.heldout`, `interp.causal.study`).
 
     python -m experiments.lineage_study --base smollm2-135m-instruct --family llama --out artifacts/one
 """
@@ -8,44 +14,49 @@ is skipped when that table is already there (reruns reuse the store and the trai
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from safetensors.torch import load_file, save_file
 
 from experiments.profiles import Profile, get_profile
-from interp.causal.conditions import (
-    ablation_conditions,
-    leace_condition,
-    mean_ablation_condition,
-    random_ablations,
-    steering_conditions,
-)
-from interp.causal.leace import fit_leace
+from interp.causal.claims import fit_directions
+from interp.causal.grid import AnswerGrid
+from interp.causal.heldout import disjoint_prompts, split_words
+from interp.causal.nulls import PLACEBO_WORDS
 from interp.causal.plots import plot_ablation_by_layer, plot_durability, plot_steering
-from interp.causal.study import effects, null_band, orthogonal_to, run_conditions, unedited
+from interp.causal.study import EvalSet, Measured, ablation_edits, claims_table, measure, steering_edits, value_gaps
 from interp.lexicon import Lexicon, default_lexicon
 from interp.lexicon_match import match_lexicon
 from interp.lineage import Lineage
-from interp.models import ModelHandle, load_lm
+from interp.models import ModelHandle, load_lm, rm_from_base
+from interp.stats.bootstrap import mean_interval
 from interp.sweep.answers import sweep_answers
 from interp.training.bradley_terry import TrainConfig, train_rm
-from interp.training.checkpoints import list_checkpoints, load_checkpoint
+from interp.training.cached_rm import CachedTrainer
+from interp.training.checkpoints import TRAINABLE, checkpoint_step, list_checkpoints
 from interp.training.neutral import neutral_pairs
+from interp.training.trainable import Prepared, load_trainable, prepare, trainable_state
 from probes.collect import collect
 from probes.data import ProbeData
 from probes.fit import ProbeConfig, ProbeResult, fit_probes
 from probes.frames import build_inputs
 from probes.persistence import PersistenceConfig, compare, persistence_along
 from probes.plots import plot_persistence_heatmap, plot_probe_auc, plot_transfer
-from probes.unembedding import head_reading, norm_gain, unembedding_direction
+from probes.unembedding import head_reading, unembedding_direction
 
 Log = Callable[[str], None]
 PROBE_METHOD = "diff_means"
+Weights = dict[str, torch.Tensor]
 
 
 def cached_table(path: Path, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
@@ -58,26 +69,6 @@ def cached_table(path: Path, make: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     return table
 
 
-def train(base: str, profile: Profile, out: Path, log: Log) -> dict[str, Any]:
-    """Train (or resume, or reuse) the RM of this lineage on the built-in neutral pairs."""
-    metrics = out / "metrics.json"
-    if metrics.exists():
-        return dict(json.loads(metrics.read_text()))
-    log(f"training an RM from {base}: {profile.train_steps} steps × {profile.batch_size} pairs")
-    config = TrainConfig(
-        base=base,
-        out=str(out),
-        k=profile.k_layers,
-        dtype="fp32",  # bf16 autocast trains ~10x slower on the CPU (measured: ~15 s a step vs ~1.5 s in fp32)
-        steps=profile.train_steps,
-        lr=profile.train_lr,
-        batch_size=profile.batch_size,
-        save_every=profile.save_every,
-        seed=profile.seed,
-    )
-    return train_rm(config, neutral_pairs(profile.train_pairs, seed=profile.seed), resume=True, progress=False).metrics
-
-
 def word_categories(lexicon: Lexicon) -> dict[str, str]:
     """word -> category for the agency/communion words (a word in both is dropped)."""
     entries = lexicon.entries()
@@ -85,31 +76,110 @@ def word_categories(lexicon: Lexicon) -> dict[str, str]:
     return dict(zip(entries["word"], entries["category"], strict=True))
 
 
-def causal_words(words: dict[str, str], per_category: int | None) -> dict[str, str]:
-    """The first `per_category` words of each category (all when None): the causal study's answer set."""
-    if per_category is None:
-        return dict(words)
-    kept: dict[str, str] = {}
-    for category in sorted(set(words.values())):
-        kept |= dict([(w, c) for w, c in words.items() if c == category][:per_category])
-    return kept
-
-
-def _progress(log: Log, total: int, label: str) -> Callable[[object], None]:
-    done = [0]
-
-    def tick(_condition: object) -> None:
-        done[0] += 1
-        if done[0] % 10 == 0 or done[0] == total:
-            log(f"  {label}: {done[0]}/{total} conditions")
-
-    return tick
-
-
 def probe_data(handle: ModelHandle, lexicon: Lexicon, profile: Profile, store: Path, lineage_id: str) -> ProbeData:
     """Readout residuals at every layer of the answer-view probe inputs (through the store)."""
     inputs = build_inputs(handle.tokenizer, lexicon, "answer", profile.prompts("probe"))
     return collect(handle, inputs, range(handle.n_layers), store, lineage_id=lineage_id, progress=False)
+
+
+class Seeds:
+    """The lineage's RMs as trainable weights in one RM handle: `base` (the untrained top layers) and seed0..."""
+
+    def __init__(self, base: str, profile: Profile, folder: Path, log: Log) -> None:
+        self.handle = rm_from_base(base, seed=profile.seed)
+        self.start = self.handle.n_layers - profile.k_layers
+        files = [folder / f"seed{i}.safetensors" for i in range(profile.n_seeds)]
+        metrics = folder / "metrics.json"
+        recipe = {k: getattr(profile, k) for k in ("train_pairs", "train_epochs", "train_lr", "batch_size", "k_layers")}
+        recipe["seed"] = profile.seed
+        saved = json.loads(metrics.read_text()) if metrics.exists() else {}
+        if saved.get("recipe") == recipe and all(f.exists() for f in files):
+            self.prepared: Prepared = prepare(self.handle, "last-k", profile.k_layers)
+            self.weights = {"base": trainable_state(self.prepared)}
+            self.weights |= {f"seed{i}": load_file(f) for i, f in enumerate(files)}
+            self.metrics: dict[str, Any] = saved
+            return
+        log(f"training {profile.n_seeds} seed RMs from {base} on {profile.train_pairs} neutral pairs")
+        started = time.perf_counter()
+        pairs = neutral_pairs(profile.train_pairs, seed=profile.seed)
+        trainer = CachedTrainer(self.handle, pairs, k=profile.k_layers, batch_size=profile.batch_size)
+        self.prepared, self.weights = trainer.prepared, {"base": dict(trainer.initial)}
+        rows = []
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, path in enumerate(files):
+            rm = trainer.train(profile.seed + i, "fit", epochs=profile.train_epochs, lr=profile.train_lr)
+            self.weights[f"seed{i}"] = rm.weights
+            save_file({k: v.contiguous() for k, v in rm.weights.items()}, str(path))
+            rows.append(
+                {
+                    "seed": rm.seed,
+                    "held_out_accuracy": rm.held_out_accuracy,
+                    "frozen_head_accuracy": rm.frozen_head_accuracy,
+                    "held_out_pairs": rm.held_out_pairs,
+                }
+            )
+            log(f"  seed {rm.seed}: held-out accuracy {rm.held_out_accuracy:.3f}")
+        self.metrics = {
+            "recipe": recipe,
+            "seeds": rows,
+            "held_out_accuracy": float(np.mean([r["held_out_accuracy"] for r in rows])),
+            "train_pairs": len(trainer.tokens),
+            "k_layers": profile.k_layers,
+            "epochs": profile.train_epochs,
+            "wall_seconds": round(time.perf_counter() - started, 1),
+        }
+        metrics.write_text(json.dumps(self.metrics, indent=2))
+
+    @property
+    def rms(self) -> dict[str, Weights]:
+        return {k: v for k, v in self.weights.items() if k != "base"}
+
+    def rm(self, name: str = "seed0") -> ModelHandle:
+        """The handle holding RM `name`, with a fingerprint of those weights."""
+        load_trainable(self.prepared, self.weights[name], name)
+        handle = replace(self.handle, _fingerprint=None)
+        _ = handle.fingerprint  # now, while these weights are in: the grids load others into the same model
+        return handle
+
+    def grid(
+        self, names: Sequence[str], prompts: Sequence[str], answers: Sequence[str], layers: Sequence[int] = ()
+    ) -> AnswerGrid:
+        """An answer grid of these prompts × answers scored by the named RMs."""
+        return AnswerGrid(
+            self.handle, self.prepared, {n: self.weights[n] for n in names}, self.start, prompts, answers, layers
+        )
+
+
+def fitting_data(
+    seeds: Seeds, fitting: dict[str, str], profile: Profile, lineage_id: str
+) -> tuple[dict[str, ProbeData], dict[str, torch.Tensor], torch.Tensor]:
+    """Probe data of the base and seed 0 on fitting words × probe prompts (every layer's readout residual), and
+    the base's residuals of the placebo's concrete and abstract nouns on the same prompts."""
+    prompts = profile.prompts("probe")
+    concrete, abstract = PLACEBO_WORDS
+    answers = [*fitting, *concrete, *abstract]
+    grid = seeds.grid(["base", "seed0"], [p.text for p in prompts], answers)
+    words = pd.Series([word for _, word in grid.rows])
+    lexical = torch.from_numpy(words.isin(list(fitting)).to_numpy().copy())
+    digest = hashlib.sha256(repr([p.key for p in prompts] + list(fitting.items())).encode()).hexdigest()[:16]
+    x = {name: grid.residuals(name) for name in ("base", "seed0")}
+    datas = {
+        model: ProbeData(
+            x[name][lexical].numpy(),
+            (words[lexical.numpy()].map(fitting) == "agency").astype(int).to_numpy(),
+            words[lexical.numpy()].to_numpy(),
+            f"{lineage_id}:{name}",
+            lineage_id=lineage_id,
+            model_name=model,
+            inputs_id=f"fitting-{digest}",
+        )
+        for name, model in (("base", "base"), ("seed0", "RM"))
+    }
+    placebo = {
+        "concrete": x["base"][torch.from_numpy(words.isin(concrete).to_numpy().copy())],
+        "abstract": x["base"][torch.from_numpy(words.isin(abstract).to_numpy().copy())],
+    }
+    return datas, placebo, x["base"][lexical]
 
 
 def fit(data: ProbeData, profile: Profile, folder: Path) -> ProbeResult:
@@ -124,8 +194,17 @@ def fit(data: ProbeData, profile: Profile, folder: Path) -> ProbeResult:
     return result
 
 
-def layer_vectors(result: ProbeResult, n_layers: int) -> dict[int, torch.Tensor]:
-    return {layer: result.directions[(PROBE_METHOD, layer)].vector for layer in range(n_layers)}
+def grid_layers(n_layers: int, profile: Profile, best: int) -> list[int]:
+    """The ablation grid: `ablation_layers` layers spread evenly (every second one when None), the last and the best.
+
+    >>> grid_layers(30, get_profile("quick"), 13)
+    [0, 10, 13, 19, 29]
+    """
+    if profile.ablation_layers is None:
+        spread = list(range(0, n_layers, 2))
+    else:
+        spread = np.linspace(0, n_layers - 1, profile.ablation_layers).round().astype(int).tolist()
+    return sorted({*spread, n_layers - 1, best})
 
 
 def token_ids(lexicon: Lexicon, handle: ModelHandle) -> dict[str, list[list[int]]]:
@@ -138,115 +217,112 @@ def token_ids(lexicon: Lexicon, handle: ModelHandle) -> dict[str, list[list[int]
     return out
 
 
+def _measured(folder: Path, stem: str, make: Callable[[], Measured]) -> Measured:
+    """A `Measured` read from `folder/<stem>_{changes,rows,gaps}.csv`, or made and written there."""
+    paths = [folder / f"{stem}_{part}.csv" for part in ("changes", "rows", "gaps")]
+    if all(p.exists() for p in paths):
+        return Measured(*(pd.read_csv(p) for p in paths))
+    found = make()
+    for path, table in zip(paths, (found.changes, found.rows, found.gap_before), strict=True):
+        table.to_csv(path, index=False)
+    return found
+
+
 def causal(
-    rm: ModelHandle,
-    base_result: ProbeResult,
-    rm_result: ProbeResult,
-    base_data: ProbeData,
-    rm_data: ProbeData,
-    words: dict[str, str],
+    seeds: Seeds,
+    x_fit: torch.Tensor,
+    fit_data: ProbeData,
+    placebo: dict[str, torch.Tensor],
+    held_out: dict[str, str],
     profile: Profile,
     folder: Path,
     best: int,
     log: Log,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Ablation conditions (with controls) and the steering dose-response, as effect tables."""
-    prompts = profile.prompts("causal")
-    words = causal_words(words, profile.causal_words_per_category)
-    layers = sorted({best, *range(0, rm.n_layers, profile.layer_stride)})
-    spread = (
-        np.linspace(0, rm.n_layers - 1, profile.random_layers).astype(int).tolist() if profile.random_layers else []
+) -> tuple[pd.DataFrame, pd.DataFrame, EvalSet]:
+    """Ablation at each grid layer beside the matched nulls, and the steering dose-response at the best layer, on
+    held-out words × evaluation prompts for every seed RM: (ablation claims, steering claims, the eval set)."""
+    started = time.perf_counter()
+    layers = grid_layers(seeds.handle.n_layers, profile, best)
+    draws = {**dict(profile.null_draws), "placebo": 1}
+    log(f"causal: directions and nulls at layers {layers}; the held-out answer grid")
+    fitted = {
+        layer: fit_directions(
+            layer,
+            x_fit[:, layer],
+            fit_data.labels.tolist(),
+            fit_data.groups.tolist(),
+            (placebo["concrete"][:, layer], placebo["abstract"][:, layer]),
+            draws,
+            profile.seed + layer,
+        )
+        for layer in layers
+    }
+    eval_set = EvalSet(disjoint_prompts(profile.prompts("probe"), profile.prompts("eval")), held_out)
+    grid = cache(lambda: seeds.grid(list(seeds.rms), [p.text for p in eval_set.prompts], list(held_out), layers))
+    everywhere = layers if profile.all_positions_grid else [best]
+    n = sum(len(f.vectors()[1]) for f in fitted.values())
+    log(f"ablation: {n} directions at layers {layers} × {len(seeds.rms)} RMs × {len(eval_set.rows)} held-out answers")
+    ablation = _measured(folder, "ablation", lambda: measure(grid(), eval_set, ablation_edits(fitted, everywhere)))
+    doses = sorted({0.0, *profile.steer_doses, *(-d for d in profile.steer_doses)})
+    log(f"steering at layer {best}: {len(doses)} doses in units of the class-mean separation")
+    steering = _measured(
+        folder,
+        "steering",
+        lambda: measure(grid(), eval_set, steering_edits(fitted[best], doses, dict(profile.steer_null_draws))),
     )
-    random_layers = sorted({best, *spread})
-    base_vectors = layer_vectors(base_result, rm.n_layers)
-    readout = norm_gain(rm) * rm.head.weight.detach().float().cpu()[0]
-    orth = {layer: orthogonal_to(v, readout) for layer, v in base_vectors.items()}
-    x_best = torch.as_tensor(rm_data.X[:, best])
-    conditions = [
-        unedited(),
-        *ablation_conditions(base_vectors, "base_direction", layers),
-        *random_ablations(rm.d_model, rm.n_layers, random_layers, profile.n_random, seed=1000),
-        # the controls that separate routes, and the other erasure methods
-        *ablation_conditions(orth, "base_orth_head", [best]),
-        *ablation_conditions(layer_vectors(rm_result, rm.n_layers), "rm_direction", [best]),
-        mean_ablation_condition(base_vectors[best], float((x_best @ base_vectors[best]).mean()), best),
-        leace_condition(fit_leace(torch.as_tensor(base_data.X[:, best]), base_data.labels), best),
-    ]
-    log(f"ablation: {len(conditions)} conditions × {len(prompts)} prompts × {len(words)} words")
-    ablation = cached_table(
-        folder / "ablation_scores.csv",
-        lambda: run_conditions(
-            rm, prompts, words, conditions, on_condition=_progress(log, len(conditions), "ablation")
-        ),
-    )
-    scale = float(x_best.norm(dim=1).mean())
-    steering_conds = [
-        unedited(),
-        *steering_conditions(
-            base_vectors[best], best, scale, profile.steer_fractions, profile.steer_n_random, rm.d_model, seed=2000
-        ),
-    ]
-    log(f"steering at layer {best}: {len(steering_conds)} conditions (scale {scale:.2f} = mean residual norm)")
-    steering = cached_table(
-        folder / "steering_scores.csv",
-        lambda: run_conditions(
-            rm, prompts, words, steering_conds, on_condition=_progress(log, len(steering_conds), "steering")
-        ),
-    )
-    return effects(ablation), effects(steering)
+    log(f"causal step: {time.perf_counter() - started:.0f} s")
+    steer = claims_table(steering, eval_set, profile.seed, profile.n_boot).assign(separation=fitted[best].separation)
+    return claims_table(ablation, eval_set, profile.seed, profile.n_boot), steer, eval_set
 
 
 def durability(
-    base: ModelHandle,
-    base_data: ProbeData,
-    rm_dir: Path,
-    lexicon: Lexicon,
-    words: dict[str, str],
+    base_name: str,
+    seeds: Seeds,
     profile: Profile,
-    store: Path,
+    folder: Path,
+    fitting: dict[str, str],
+    eval_set: EvalSet,
     best: int,
-    base_vector: torch.Tensor,
-) -> pd.DataFrame:
-    """Per checkpoint: behavioural gap, cosine of its direction with the base's, and the ablation effect."""
-    folders = list_checkpoints(rm_dir)
-    step = max(1, len(folders) // profile.durability_checkpoints)
-    chosen = folders[::step][-profile.durability_checkpoints :]
-    if folders[-1] not in chosen:
-        chosen.append(folders[-1])
+    direction: torch.Tensor,
+    base_data: ProbeData,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Along a checkpointed training run (`train_rm` on the same pairs; steps and checkpoints from the profile):
+    per checkpoint the behavioural gap on the evaluation set, the cosine of its direction with the base's at the
+    best layer, and the base direction's ablation effect there; and the layer × checkpoint persistence table."""
+    config = TrainConfig(
+        base=base_name,
+        out=str(folder),
+        k=profile.k_layers,
+        dtype="fp32",
+        steps=profile.train_steps,
+        lr=profile.train_lr,
+        batch_size=profile.batch_size,
+        save_every=profile.save_every,
+        seed=profile.seed,
+    )
+    train_rm(config, neutral_pairs(profile.train_pairs, seed=profile.seed), resume=True, progress=False)
+    chosen = list_checkpoints(folder)
+    chosen = chosen[:: max(1, len(chosen) // profile.durability_checkpoints)][-profile.durability_checkpoints :]
+    if list_checkpoints(folder)[-1] not in chosen:
+        chosen.append(list_checkpoints(folder)[-1])
+    names = [c.name for c in chosen]
+    for c in chosen:
+        seeds.weights[c.name] = load_file(c / TRAINABLE)
+    grid = seeds.grid(names, [p.text for p in eval_set.prompts], list(eval_set.words), [best])
+    scores = grid.unedited()
+    ablated = grid.scores(best, "ablate", direction[None])[:, 0]
+    weights = eval_set.weights().mean(axis=1).to_numpy()  # both framings' gaps, averaged
+    fit_grid = seeds.grid(names, [p.text for p in profile.prompts("probe")], list(fitting))
     datas, rows = [base_data], []
-    for folder in chosen:
-        ckpt = load_checkpoint(folder, base)
-        data = probe_data(ckpt, lexicon, profile, store, base_data.lineage_id)
-        datas.append(
-            ProbeData(
-                data.X,
-                data.labels,
-                data.groups,
-                data.model_fingerprint,
-                data.lineage_id,
-                folder.name,
-                data.layers,
-                data.point,
-                data.position,
-                data.inputs_id,
-            )
-        )
-        table = run_conditions(
-            ckpt,
-            profile.prompts("causal"),
-            causal_words(words, profile.causal_words_per_category),
-            [unedited(), *ablation_conditions({best: base_vector}, "base_direction", [best], all_layers=False)],
-        )
-        eff = effects(table, by=())
+    for i, c in enumerate(chosen):
+        x = fit_grid.residuals(c.name).numpy()
+        datas.append(replace(base_data, X=x, model_fingerprint=f"{base_data.lineage_id}:{c.name}", model_name=c.name))
         rows.append(
             {
-                "checkpoint": folder.name,
-                "step": int(folder.name.split("-")[-1]),
-                "reward_gap": float(table[table.condition == "none"]["reward_gap"].mean()),
-                "rank_gap": float(table[table.condition == "none"]["rank_gap"].mean()),
-                "ablation_d_reward_gap": float(eff["d_reward_gap"].iloc[0]),
-                "ablation_d_reward_gap_lo": float(eff["d_reward_gap_lo"].iloc[0]),
-                "ablation_d_reward_gap_hi": float(eff["d_reward_gap_hi"].iloc[0]),
+                "checkpoint": c.name,
+                "step": checkpoint_step(c),
+                "reward_gap": float(scores[i] @ weights),
+                "ablation_d_reward_gap": float((ablated[i] - scores[i]) @ weights),
             }
         )
     along = persistence_along(
@@ -255,8 +331,7 @@ def durability(
     cos = along[along.layer == best].set_index("checkpoint")["cos"]
     out = pd.DataFrame(rows)
     out["cos_base_direction_best_layer"] = out["checkpoint"].map(cos)
-    along.to_csv(rm_dir.parent / "persistence_along.csv", index=False)
-    return out
+    return out, along
 
 
 def study(
@@ -264,83 +339,119 @@ def study(
     family: str,
     profile: Profile,
     folder: Path,
-    store: Path,
     log: Log,
     lexicon: Lexicon | None = None,
 ) -> dict[str, Any]:
     """Run every step for one lineage; returns the numbers the report and summary.json quote."""
     lexicon = lexicon or default_lexicon()
     words = word_categories(lexicon)
+    fitting, held_out = split_words(words, profile.eval_words_per_category, profile.seed)
     folder.mkdir(parents=True, exist_ok=True)
-    metrics = train(base_name, profile, folder / "rm", log)
+    seeds = Seeds(base_name, profile, folder / "rm", log)
     base = load_lm(base_name)
-    rm = load_checkpoint(list_checkpoints(folder / "rm")[-1], base)
+    rm = seeds.rm("seed0")
     lineage = Lineage(base, rm)
-    lineage.weight_change().to_csv(folder / "weight_change.csv")
-    log("behaviour: lexicon sweep of the RM")
+    change = lineage.weight_change()
+    change.to_csv(folder / "weight_change.csv")
+    log("behaviour: lexicon sweep of the RM (seed 0)")
     scores = cached_table(
         folder / "scores.csv",
         lambda: sweep_answers(rm, profile.prompts(), list(words), model=f"{base_name}-rm", progress=False),
     )
-    log("probes: capturing base and RM residuals at every layer")
-    base_data = probe_data(base, lexicon, profile, store, lineage.lineage_id)
-    rm_data = probe_data(rm, lexicon, profile, store, lineage.lineage_id)
-    base_probes, rm_probes = (
-        fit(base_data, profile, folder / "probes_base"),
-        fit(rm_data, profile, folder / "probes_rm"),
-    )
-    probe_table = pd.concat([base_probes.table.assign(model="base"), rm_probes.table.assign(model="RM")])
-    probe_table.to_csv(folder / "probes.csv", index=False)
-    persistence = compare(base_data, rm_data, PersistenceConfig(methods=(PROBE_METHOD,), n_null=10), progress=False)
-    persistence.save(folder / "persistence")
-    best = base_probes.best_layer(PROBE_METHOD)
     direction, contrast = unembedding_direction(base, token_ids(lexicon, base))
     reading = head_reading(rm, direction, contrast)
-    ablation, steering = causal(rm, base_probes, rm_probes, base_data, rm_data, words, profile, folder, best, log)
-    ablation.to_csv(folder / "ablation_effects.csv", index=False)
-    steering.to_csv(folder / "steering_effects.csv", index=False)
-    log("durability: checkpoints")
-    vector = layer_vectors(base_probes, rm.n_layers)[best]
-    dur = cached_table(
-        folder / "durability.csv",
-        lambda: durability(base, base_data, folder / "rm", lexicon, words, profile, store, best, vector),
+    del base
+    log(f"probes: base and RM residuals on {len(fitting)} fitting words × {len(profile.prompts('probe'))} prompts")
+    datas, placebo, x_fit = fitting_data(seeds, fitting, profile, lineage.lineage_id)
+    log("probes: fitting base and RM probes (the RM's frozen layers are the base's, bit for bit)")
+    base_probes = fit(datas["base"], profile, folder / "probes_base")
+    top = list(range(seeds.start, seeds.handle.n_layers))
+    rm_probes = fit(replace(datas["RM"], X=datas["RM"].X[:, top], layers=tuple(top)), profile, folder / "probes_rm")
+    frozen = base_probes.table[base_probes.table.layer < seeds.start]
+    probe_table = pd.concat(
+        [base_probes.table.assign(model="base"), frozen.assign(model="RM"), rm_probes.table.assign(model="RM")]
     )
+    probe_table.to_csv(folder / "probes.csv", index=False)
+    log("persistence: base vs RM")
+    persistence = compare(
+        datas["base"], datas["RM"], PersistenceConfig(methods=(PROBE_METHOD,), n_null=10), progress=False
+    )
+    persistence.save(folder / "persistence")
+    best = base_probes.best_layer(PROBE_METHOD)
+    ablation, steering, eval_set = causal(seeds, x_fit, datas["base"], placebo, held_out, profile, folder, best, log)
+    ablation.to_csv(folder / "ablation_claims.csv", index=False)
+    steering.to_csv(folder / "steering_claims.csv", index=False)
     figures = {
         "probe_auc": plot_probe_auc(
             probe_table, folder / "probe_auc.png", method=PROBE_METHOD, title=f"{base_name}: agency vs communion"
         ),
         "transfer": plot_transfer(persistence.directions, folder / "transfer.png", method=PROBE_METHOD),
         "ablation": plot_ablation_by_layer(ablation, folder / "ablation.png", title=Path(base_name).name),
-        "steering": plot_steering(steering, folder / "steering.png", title=f"layer {best}"),
-        "durability": plot_durability(dur, folder / "durability.png", title=Path(base_name).name),
-        "persistence_heatmap": plot_persistence_heatmap(
-            pd.read_csv(folder / "persistence_along.csv"), folder / "persistence_heatmap.png", method=PROBE_METHOD
-        ),
+        "steering": plot_steering(steering, folder / "steering.png", title=f"{Path(base_name).name}, layer {best}"),
     }
+    if profile.durability:
+        log("durability: a checkpointed training run")
+        unit = torch.as_tensor(datas["base"].layer(best))
+        direction_best = unit[datas["base"].labels == 1].mean(0) - unit[datas["base"].labels == 0].mean(0)
+        dur, along = durability(
+            base_name, seeds, profile, folder / "checkpointed", fitting, eval_set, best, direction_best, datas["base"]
+        )
+        dur.to_csv(folder / "durability.csv", index=False)
+        along.to_csv(folder / "persistence_along.csv", index=False)
+        figures["durability"] = plot_durability(dur, folder / "durability.png", title=Path(base_name).name)
+        figures["persistence_heatmap"] = plot_persistence_heatmap(
+            along, folder / "persistence_heatmap.png", method=PROBE_METHOD
+        )
     return summarise(
         base_name,
         family,
-        metrics,
+        seeds.metrics,
         scores,
         words,
         probe_table,
         persistence.directions,
         ablation,
+        steering,
         best,
         reading,
         lineage,
+        float(change.max()),
         figures,
+        len(fitting),
+        profile,
     )
 
 
-def _gap(scores: pd.DataFrame, words: dict[str, str]) -> dict[str, float]:
-    from interp.causal.study import bootstrap_mean, value_gaps
-
+def _gap(scores: pd.DataFrame, words: dict[str, str]) -> dict[str, Any]:
     gaps = value_gaps(scores, words)
-    out = {}
+    out: dict[str, Any] = {}
     for framing, part in gaps.groupby("framing"):
-        lo, hi = bootstrap_mean(part["reward_gap"].to_numpy())
+        lo, hi = mean_interval(part["reward_gap"].to_numpy())
         out[str(framing)] = {"reward_gap": float(part["reward_gap"].mean()), "lo": lo, "hi": hi, "n_prompts": len(part)}
+    return out
+
+
+def effect_records(claims: pd.DataFrame) -> list[dict[str, Any]]:
+    """summary.json's effects: per claim its estimate, CIs, each null by name, verdict and sizes."""
+    out = []
+    for row in claims.to_dict(orient="records"):
+        nulls = {
+            kind: {"band_low": row[f"{kind}_low"], "band_high": row[f"{kind}_high"], "n": int(row[f"{kind}_n"])}
+            for kind in ("shuffled_label", "covariance_matched", "isotropic", "placebo")
+            if row[f"{kind}_n"]
+        }
+        out.append(
+            {
+                "effect": f"{row['edit']}@L{row['layer']}"
+                + (f"×{row['dose']:+g}sep" if row["edit"] == "steer" else "")
+                + f" ({row['positions']} positions, {row['framing']} prompts)",
+                **{k: row[k] for k in ("layer", "edit", "dose", "positions", "framing")},
+                **{k: row[k] for k in ("estimate", "ci_low", "ci_high", "boot_low", "boot_high", "gap_before")},
+                "nulls": nulls,
+                "survives": bool(row["survives"]),
+                **{k: int(row[k]) for k in ("n_seeds", "n_eval_words", "n_eval_prompts")},
+            }
+        )
     return out
 
 
@@ -353,37 +464,22 @@ def summarise(
     probes: pd.DataFrame,
     directions: pd.DataFrame,
     ablation: pd.DataFrame,
+    steering: pd.DataFrame,
     best: int,
     reading: dict[str, float],
     lineage: Lineage,
+    max_weight_change: float,
     figures: dict[str, Path],
+    n_fitting: int,
+    profile: Profile,
 ) -> dict[str, Any]:
     """The numbers quoted in the report, each with where it comes from."""
-    base_rows = ablation[ablation.group == "base_direction"]
-    band = null_band(ablation, "d_reward_gap", by=("layer", "framing"))
-    effect = {}
-    for layer in (best, -1):
-        rows = base_rows[base_rows.layer == layer].merge(band, on=["layer", "framing"], how="left")
-        effect["all_layers" if layer == -1 else f"layer_{layer}"] = rows[
-            [
-                "framing",
-                "gap_before",
-                "d_reward_gap",
-                "d_reward_gap_lo",
-                "d_reward_gap_hi",
-                "null_lo",
-                "null_hi",
-                "shrink",
-                "shrink_lo",
-                "shrink_hi",
-            ]
-        ].to_dict(orient="records")
     decodable = probes[(probes.method == PROBE_METHOD) & (probes.auc > probes.null_auc_q95)]
     return {
         "base": base_name,
         "family": family,
         "fingerprints": {"base": lineage.base.fingerprint, "rm": lineage.rm.fingerprint},
-        "training": {k: metrics.get(k) for k in ("held_out_accuracy", "steps", "wall_seconds", "peak_rss_mb")},
+        "training": metrics,
         "behaviour_gap": _gap(scores, words),
         "best_probe_layer": best,
         "decodable_layers": {m: sorted(int(x) for x in g.layer) for m, g in decodable.groupby("model")},
@@ -392,8 +488,27 @@ def summarise(
         .astype(float)
         .to_dict(),
         "head_reads_unembedding": reading,
-        "ablation_base_direction": effect,
-        "max_weight_change": float(lineage.weight_change().max()),
+        "causal": {
+            "unit": "RM (seed)",
+            "test": "paired t 95% CI over seed RMs; beside it a two-way bootstrap over held-out words (within "
+            "category) × evaluation prompts of the RM-mean change",
+            "measure": "change of the reward gap (mean agency − mean communion reward, averaged over the framing's "
+            "prompts), in reward units",
+            "null_band": "central 95% of the same change over (RM, draw) per null kind; survives = CI outside "
+            "every band",
+            "n_seeds": int(ablation["n_seeds"].max()),
+            "n_fitting_words": n_fitting,
+            "n_eval_words": int(ablation["n_eval_words"].max()),
+            "n_eval_prompts": len(profile.prompts("eval")),  # each effect: those of its framing
+            "null_draws": {**dict(profile.null_draws), "placebo": 1},
+            "fitting_prompts": [p.key for p in profile.prompts("probe")],
+            "eval_prompts": [p.key for p in profile.prompts("eval")],
+            "ablation": effect_records(ablation),
+            "steering": effect_records(steering),
+            "steering_unit": f"dose × class-mean separation at layer {best} "
+            f"({float(steering['separation'].iloc[0]):.3g} residual units)",
+        },
+        "max_weight_change": max_weight_change,
         "figures": {k: str(v) for k, v in figures.items()},
     }
 
@@ -405,7 +520,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    result = study(args.base, args.family, get_profile(args.profile), args.out, args.out / "store", print)
+    result = study(args.base, args.family, get_profile(args.profile), args.out, print)
     (args.out / "summary.json").write_text(json.dumps(result, indent=2, default=str))
 
 

@@ -1,10 +1,22 @@
-"""Profiles of the main job: `quick` (2 CPU cores, < 20 min), `full` (all 54 prompts, more data and controls)
-and `smoke` (tiny random models in seconds; what the tests run).
+"""Profiles of the main job: `quick` (2 CPU cores, < 25 min with the ground truth), `full` (all 54 prompts, more
+data, every null at full size) and `smoke` (tiny random models in seconds; what the tests run).
+
+Causal claims use disjoint data: probes, directions and the best layer are fitted on the fitting words
+(`eval_words_per_category` of each category are held out) × the probe prompts; every effect is measured on the
+held-out words × the evaluation prompts, which share no prompt with the probe prompts.
+
+Time decides the quick profile's sizes (2 cores, one thread; the ground truth takes half the budget): 3 seed RMs
+on 320 pairs, 6 held-out words per category × 10 prompts, 4 grid layers and the best, and per layer 6
+label-shuffled, 6 covariance-matched and 3 isotropic null directions and the placebo; the full profile draws 30
+of each kind at every second layer, and also runs the durability panel (a checkpointed training run) that quick
+leaves out.
 
 >>> get_profile("quick").name
 'quick'
 >>> [p.key for p in get_profile("quick").prompts("probe")]
 ['best_ever_one', 'worst_ever_one']
+>>> len(get_profile("quick").prompts("eval")), dict(get_profile("full").null_draws)["shuffled_label"]
+(10, 30)
 >>> get_profile("full").ground_truth
 ('--seeds', '8')
 """
@@ -25,43 +37,68 @@ QUICK_PROMPTS = (
     "bad_world_single",
     "terrible_time_please",
 )
-CAUSAL_PROMPTS = ("best_ever_one", "greatest_world_single", "worst_ever_one", "bad_world_single")
+PROBE_PROMPTS = ("best_ever_one", "worst_ever_one")
+EVAL_PROMPTS = (  # five per framing, every adjective, superlative and style; none is a probe prompt
+    "best_world_single",
+    "greatest_ever_please",
+    "good_time_one",
+    "greatest_time_single",
+    "best_time_please",
+    "worst_world_single",
+    "bad_ever_please",
+    "terrible_time_one",
+    "bad_time_single",
+    "worst_time_please",
+)
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Sizes of every step. Prompt keys of None mean all 54 prompts; `causal_words_per_category` of None
-    means every lexicon word in the ablation and steering grid; `ground_truth` holds the size flags of
-    `experiments.ground_truth` (base, output folder and seed come from the run)."""
+    """Sizes of every step. Prompt keys of None mean every paper prompt (for `eval`: every one that is not a probe
+    prompt); `ablation_layers` of None means every second layer (plus the last and the best); `null_draws` and
+    `steer_null_draws` count the draws of each null kind beside each ablation and each steering dose (the
+    placebo is one direction); `all_positions_grid` edits every position at every grid layer (else at the best
+    layer only); `durability` trains a checkpointed RM (`train_steps`, `save_every`) for the durability panel;
+    `ground_truth` holds the size flags of `experiments.ground_truth` (base, output folder and seed come from the
+    run)."""
 
     name: str
     bases: tuple[tuple[str, str], ...] = (("smollm2-135m-instruct", "llama"), ("gemma3-270m", "gemma"))
-    train_pairs: int = 400
-    train_steps: int = 50
+    train_pairs: int = 320
+    train_epochs: int = 1
     train_lr: float = 3e-4
     batch_size: int = 8
     k_layers: int = 2
-    save_every: int = 25
+    n_seeds: int = 3
     prompt_keys: tuple[str, ...] | None = QUICK_PROMPTS
-    probe_prompt_keys: tuple[str, ...] | None = ("best_ever_one", "worst_ever_one")
-    causal_prompt_keys: tuple[str, ...] | None = CAUSAL_PROMPTS
-    causal_words_per_category: int | None = 20
+    probe_prompt_keys: tuple[str, ...] | None = PROBE_PROMPTS
+    eval_prompt_keys: tuple[str, ...] | None = EVAL_PROMPTS
+    eval_words_per_category: int = 6
     probe_perm: int = 20
     probe_boot: int = 200
-    layer_stride: int = 10
-    random_layers: int = 0
-    n_random: int = 20
-    steer_n_random: int = 10
-    steer_fractions: tuple[float, ...] = (-1.0, 0.0, 1.0)
+    ablation_layers: int | None = 4
+    null_draws: tuple[tuple[str, int], ...] = (("shuffled_label", 6), ("covariance_matched", 6), ("isotropic", 3))
+    all_positions_grid: bool = False
+    steer_doses: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+    steer_null_draws: tuple[tuple[str, int], ...] = (("shuffled_label", 1), ("covariance_matched", 1))
+    n_boot: int = 2000
+    durability: bool = False
+    train_steps: int = 50
+    save_every: int = 25
     durability_checkpoints: int = 2
     ground_truth: tuple[str, ...] = ("--quick",)
     seed: int = 0
 
     def prompts(self, which: str = "behaviour") -> tuple[Prompt, ...]:
-        """The prompts of one part of the study: `behaviour`, `probe` or `causal`."""
-        keys = {"behaviour": self.prompt_keys, "probe": self.probe_prompt_keys, "causal": self.causal_prompt_keys}
+        """The prompts of one part of the study: `behaviour`, `probe` (fitting) or `eval` (held-out)."""
         grid = paper_prompts()
-        return grid if keys[which] is None else tuple(p for p in grid if p.key in keys[which])
+        if which == "eval" and self.eval_prompt_keys is None:
+            return tuple(p for p in grid if p not in self.prompts("probe"))
+        keys = {"behaviour": self.prompt_keys, "probe": self.probe_prompt_keys, "eval": self.eval_prompt_keys}
+        if which not in keys:
+            raise UserError(f"Unknown prompt set '{which}'; use behaviour, probe or eval.")
+        chosen = keys[which]
+        return grid if chosen is None else tuple(p for p in grid if p.key in chosen)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,44 +109,46 @@ PROFILES = {
     "full": Profile(
         "full",
         train_pairs=4000,
-        train_steps=400,
         train_lr=1e-4,
         batch_size=16,
         k_layers=4,
-        save_every=100,
+        n_seeds=5,
         prompt_keys=None,
         probe_prompt_keys=QUICK_PROMPTS,
-        causal_prompt_keys=QUICK_PROMPTS,
-        causal_words_per_category=None,
+        eval_prompt_keys=None,
+        eval_words_per_category=27,
         probe_perm=100,
         probe_boot=1000,
-        layer_stride=2,
-        random_layers=4,
-        n_random=30,
-        steer_n_random=20,
-        steer_fractions=(-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0),
+        ablation_layers=None,
+        null_draws=(("shuffled_label", 30), ("covariance_matched", 30), ("isotropic", 30)),
+        all_positions_grid=True,
+        steer_doses=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0),
+        steer_null_draws=(("shuffled_label", 10), ("covariance_matched", 10), ("isotropic", 10)),
+        durability=True,
+        train_steps=400,
+        save_every=100,
         durability_checkpoints=4,
         ground_truth=("--seeds", "8"),
     ),
     "smoke": Profile(
         "smoke",
         train_pairs=64,
-        train_steps=4,
         batch_size=4,
         k_layers=1,
-        save_every=2,
+        n_seeds=2,
         prompt_keys=QUICK_PROMPTS[:2] + QUICK_PROMPTS[3:5],
-        probe_prompt_keys=("best_ever_one", "worst_ever_one"),
-        causal_prompt_keys=("best_ever_one", "worst_ever_one"),
-        causal_words_per_category=10,
+        eval_prompt_keys=("greatest_world_single", "bad_world_single"),
+        eval_words_per_category=4,
         probe_perm=5,
         probe_boot=20,
-        layer_stride=2,
-        random_layers=1,
-        n_random=3,
-        steer_n_random=2,
-        steer_fractions=(-1.0, 0.0, 1.0),
-        durability_checkpoints=2,
+        ablation_layers=3,
+        null_draws=(("shuffled_label", 3), ("covariance_matched", 3), ("isotropic", 2)),
+        steer_doses=(0.5, 1.0),
+        steer_null_draws=(("covariance_matched", 1),),
+        n_boot=200,
+        durability=True,
+        train_steps=4,
+        save_every=2,
         ground_truth=(
             *("--seeds", "2", "--pairs", "60", "--prompts", "2"),
             *("--plant-prompts", "4", "--plant-steps", "3", "--k", "1"),

@@ -2,15 +2,18 @@
 
 First the ground truth (`experiments.ground_truth` on the first base, sized by the profile): preferences
 planted into the base, seed-paired RMs from the planted and the unplanted base, and a sham that must come out
-null; its section opens the report. Then RMs are trained from both bases on identical built-in neutral pairs;
-for each lineage: value-bias sweep, probes, persistence, unembedding reading, ablation and steering with
-random-direction controls, durability along checkpoints. Across lineages: the rank statistics (unit: prompt,
-one RM per family) and the implicit reward (MWLR) between the two bases.
+null; its section opens the report. Then seed RMs are trained from both bases on identical built-in neutral
+pairs; for each lineage (`experiments.lineage_study`): value-bias sweep, probes and persistence on fitting words,
+unembedding reading, and the causal study on held-out words × evaluation prompts with the RM as the unit —
+ablation at each grid layer beside label-shuffled, covariance-matched, isotropic and placebo nulls, steering in
+units of the class-mean separation — and (full profile) durability along checkpoints. Across lineages: the rank
+statistics (unit: prompt, seed 0 per family) and the implicit reward (MWLR) between the two bases. summary.json
+holds per lineage and effect the estimate, its CIs, each null by name, n_seeds, n_eval_words and n_eval_prompts.
 
-    python -m experiments.run_all --quick        # 2 CPU cores, < 20 min (the default profile)
+    python -m experiments.run_all --quick        # 2 CPU cores, < 25 min (the default profile)
     python -m experiments.run_all --full         # all 54 prompts, more data, more seeds
 
-Reruns reuse the trained RMs, the activation store and every finished table under the run folder.
+Reruns reuse the trained RMs and every finished table under the run folder.
 """
 
 from __future__ import annotations
@@ -158,7 +161,6 @@ def run(profile: Profile, run_dir: Path) -> dict[str, Any]:
         "lexicon": default_lexicon().label,
     }
     (run_dir / "config.json").write_text(json.dumps(config, indent=2, default=str))
-    store = run_dir.parent / "store"
     _log("ground truth: planted preferences, seed-paired RMs")
     truth, truth_section = _ground_truth(run_dir, profile)
     torch.manual_seed(profile.seed)  # the lineages see the same RNG whether the ground truth ran or was reused
@@ -166,7 +168,7 @@ def run(profile: Profile, run_dir: Path) -> dict[str, Any]:
     for name, family in profile.bases:
         slug = Path(name).name
         _log(f"lineage {slug}")
-        lineages[slug] = study(name, family, profile, run_dir / slug, store, _log)
+        lineages[slug] = study(name, family, profile, run_dir / slug, _log)
     sections = [_behaviour_stats(run_dir, profile, lineages), _implicit_reward(run_dir, profile)]
     summary = {
         "profile": profile.to_dict(),

@@ -16,11 +16,12 @@ import pandas as pd
 from interp.files import atomic_write
 
 LATER_FIGURES = {
-    "ablation": "Ablation effect by layer with the random-direction band",
-    "steering": "Steering dose-response with the random-direction band",
+    "ablation": "Ablation effect at every grid layer with the band of every null kind at each layer",
+    "steering": "Steering dose-response in units of the agency − communion separation, with null bands",
     "durability": "Durability along training checkpoints",
     "persistence_heatmap": "Layer × checkpoint cosine with the base direction",
 }
+NULLS = ("shuffled_label", "covariance_matched", "isotropic", "placebo")
 
 
 def _fmt(x: Any) -> str:
@@ -36,29 +37,85 @@ def _img(run: Path, path: str, caption: str) -> str:
     return f"![{caption}]({rel.as_posix()})\n\n*{caption}*\n"
 
 
+def _interval(low: Any, high: Any) -> str:
+    return "—" if low is None or pd.isna(low) else f"[{low:+.3g}, {high:+.3g}]"
+
+
 def _verdict(effect: Mapping[str, Any]) -> str:
-    values = [effect.get(k) for k in ("d_reward_gap_lo", "d_reward_gap_hi", "null_lo", "null_hi")]
-    if any(v is None or pd.isna(v) for v in values):
-        return "no random band at this layer"
-    lo, hi, null_lo, null_hi = (float(v) for v in values)  # type: ignore[arg-type]
-    if hi < null_lo or lo > null_hi:
-        return "outside the random-direction band (CI does not overlap it)"
-    return "NOT distinguishable from random directions"
+    if not effect["nulls"]:
+        return "no null (reported beside)"
+    if effect["survives"]:
+        return "survives"
+    failed = [k for k in NULLS if k in effect["nulls"] and not _outside(effect, effect["nulls"][k])]
+    return "does not survive (inside: " + ", ".join(failed) + ")"
+
+
+def _outside(effect: Mapping[str, Any], band: Mapping[str, Any]) -> bool:
+    return bool(effect["ci_high"] < band["band_low"] or effect["ci_low"] > band["band_high"])
+
+
+def claims_rows(effects: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One table row per claim: estimate, its CI over RMs, the words × prompts interval, each null's band, verdict."""
+    return [
+        {
+            "effect": e["effect"],
+            "estimate": f"{e['estimate']:+.3g}",
+            "95% CI (RMs)": _interval(e["ci_low"], e["ci_high"]),
+            "words×prompts 95%": _interval(e["boot_low"], e["boot_high"]),
+            **{
+                k: _interval(e["nulls"][k]["band_low"], e["nulls"][k]["band_high"]) if k in e["nulls"] else "—"
+                for k in NULLS
+            },
+            "verdict": _verdict(e),
+        }
+        for e in effects
+    ]
+
+
+def causal_section(run: Path, folder: str, c: Mapping[str, Any], figures: Mapping[str, str]) -> list[str]:
+    """The causal claims of one lineage, each with unit, test, interval, nulls and verdict."""
+    ablation = [e for e in c["ablation"] if e["positions"] == "answer"]
+    survived = [e["effect"] for e in ablation if e["survives"]]
+    steering = [e for e in c["steering"] if abs(e["dose"]) in (1.0, max(abs(x["dose"]) for x in c["steering"]))]
+    return [
+        "### Causal claims on held-out data\n",
+        f"Directions, their nulls and the best layer were fitted on {c['n_fitting_words']} fitting words × the "
+        f"probe prompts ({', '.join(c['fitting_prompts'])}); every effect is measured on {c['n_eval_words']} "
+        f"held-out words × {c['n_eval_prompts']} evaluation prompts ({', '.join(c['eval_prompts'])}; each "
+        "effect uses those of its framing) for "
+        f"{c['n_seeds']} seed RMs. Unit: {c['unit']}. Measure: {c['measure']}. Test: {c['test']}. Nulls: "
+        f"{c['null_band']}; draws per layer: "
+        + ", ".join(f"{k} {n}" for k, n in c["null_draws"].items())
+        + f" (each band over {c['n_seeds']} RMs × draws). Edits act on the answer and readout positions: every token "
+        "after the prompt (the answer, the end-of-turn marker, the readout token), the prompt unedited; the "
+        "every-position edit is reported beside, without nulls. Source: `" + folder + "ablation_claims.csv`, "
+        "per RM and draw `" + folder + "ablation_changes.csv`.\n",
+        "**Ablation of the base's agency − communion direction**\n",
+        _table(claims_rows(c["ablation"])) + "\n",
+        f"Verdict: {len(survived)} of {len(ablation)} ablation effects at the answer and readout positions lie outside "
+        "every null's band" + (f" ({', '.join(survived)})" if survived else "") + ".\n",
+        f"**Steering** ({c['steering_unit']}; doses ±1 and the largest shown, all in `{folder}steering_claims.csv`)\n",
+        _table(claims_rows(steering)) + "\n",
+        *(_img(run, figures[key], caption) for key, caption in LATER_FIGURES.items() if key in figures),
+    ]
 
 
 def lineage_section(run: Path, name: str, s: Mapping[str, Any]) -> str:
     """The report section of one lineage."""
     folder = f"{name}/"
+    t = s["training"]
     out = [
         f"## Lineage `{s['base']}` ({s['family']} family)\n",
-        f"Files: `{folder}` (fingerprints: base `{s['fingerprints']['base']}`, RM `{s['fingerprints']['rm']}`).\n",
-        "### Training (identical built-in neutral preference pairs)\n",
-        _table([s["training"]]) + f"\n\nSource: `{folder}rm/metrics.json`. Largest per-layer relative weight "
-        f"change ‖ΔW‖/‖W‖ = {s['max_weight_change']:.4f} (`{folder}weight_change.csv`).\n",
-        "### Behaviour: reward gap (mean reward of agency − communion answers)\n",
+        f"Files: `{folder}` (fingerprints: base `{s['fingerprints']['base']}`, RM seed 0 "
+        f"`{s['fingerprints']['rm']}`).\n",
+        f"### Training ({len(t['seeds'])} seed RMs on identical built-in neutral preference pairs)\n",
+        _table(t["seeds"]) + f"\n\nTop {t['k_layers']} layers and head, {t['epochs']} epoch(s) on {t['train_pairs']} "
+        f"pairs from one cached pass of the frozen layers. Source: `{folder}rm/metrics.json`. Largest per-layer "
+        f"relative weight change of seed 0 ‖ΔW‖/‖W‖ = {s['max_weight_change']:.4f} (`{folder}weight_change.csv`).\n",
+        "### Behaviour: reward gap of seed 0 (mean reward of agency − communion answers)\n",
         "Unit: prompt; interval: 95 % bootstrap over prompts. Source: `" + folder + "scores.csv`.\n",
         _table([{"framing": k, **v} for k, v in s["behaviour_gap"].items()]) + "\n",
-        "### Probes and persistence\n",
+        "### Probes and persistence (fitting words only)\n",
         f"Layers where a difference-of-means probe decodes agency vs communion above the 95th percentile of "
         f"its word-shuffled null (unit: word, grouped 5-fold CV): {s['decodable_layers']}. Best base layer: "
         f"{s['best_probe_layer']}. Source: `{folder}probes.csv`.\n",
@@ -70,13 +127,8 @@ def lineage_section(run: Path, name: str, s: Mapping[str, Any]) -> str:
         f"{_fmt(s['head_reads_unembedding']['post_norm'])} (after the final norm).\n",
         _img(run, s["figures"]["probe_auc"], "Probe AUC by layer, base vs RM; hatched: shuffled-label null"),
         _img(run, s["figures"]["transfer"], "Own and transferred probe AUC (base→RM, RM→base)"),
-        "### Ablation of the base direction in the RM\n",
-        "Δ reward gap when the base's direction is projected out (unit: prompt, 95 % bootstrap CI) against "
-        "the central 95 % of the same statistic for random unit directions (`" + folder + "ablation_effects.csv`).\n",
+        *causal_section(run, folder, s["causal"], s["figures"]),
     ]
-    for where, rows in s["ablation_base_direction"].items():
-        out.append(f"**{where.replace('_', ' ')}**\n\n" + _table([{**r, "verdict": _verdict(r)} for r in rows]) + "\n")
-    out += [_img(run, s["figures"][key], caption) for key, caption in LATER_FIGURES.items() if key in s["figures"]]
     return "\n".join(out)
 
 

@@ -19,10 +19,12 @@ from interp.causal.nulls import (
 )
 from interp.causal.patching import patched_scores, patching_curve
 from interp.causal.steering import steer
+from interp.causal.twin import TwinEffect, sign_agreement, twin_effect
 
 __all__ = [
     "PLACEBO_WORDS",
     "NullDirections",
+    "TwinEffect",
     "ablate",
     "active_interventions",
     "component_attribution",
@@ -38,5 +40,7 @@ __all__ = [
     "patching_curve",
     "placebo_direction",
     "shuffled_label_directions",
+    "sign_agreement",
     "steer",
+    "twin_effect",
 ]

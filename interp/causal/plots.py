@@ -1,18 +1,26 @@
-"""Figures of the causal study: ablation effect by layer, steering dose-response, durability over training.
+"""Figures of the causal study: ablation effect by layer beside every null's band, steering dose-response,
+durability over training.
 
-Each takes the tidy effect tables of `interp.causal.study` and writes a PNG (matplotlib, no display).
+Each takes the claim tables of `interp.causal.study.claims_table` (or the durability table) and writes a PNG
+(matplotlib, no display).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from interp.causal.study import null_band
-
-COLOURS = {"base_direction": "C0", "base_orth_head": "C2", "rm_direction": "C1"}
+NULL_STYLE = {  # kind: (colour, label)
+    "shuffled_label": ("C1", "shuffled labels"),
+    "covariance_matched": ("C2", "covariance-matched"),
+    "isotropic": ("0.55", "isotropic"),
+    "placebo": ("C4", "placebo (concrete − abstract)"),
+}
+Y_LABEL = "Δ reward gap (agency − communion)"
 
 
 def _save(fig: Figure, path: str | Path) -> Path:
@@ -23,58 +31,70 @@ def _save(fig: Figure, path: str | Path) -> Path:
     return out
 
 
-def plot_ablation_by_layer(effects: pd.DataFrame, path: str | Path, title: str = "") -> Path:
-    """Change of the reward gap (agency − communion) when a direction is projected out, by layer and framing.
+def _errorbar(ax: Axes, x: Any, rows: pd.DataFrame, **style: Any) -> None:
+    ax.errorbar(
+        x, rows.estimate, yerr=[rows.estimate - rows.ci_low, rows.ci_high - rows.estimate], capsize=2, ms=4, **style
+    )
 
-    Lines: the base's direction, the same orthogonalised to the head's reading direction, the RM's own
-    direction (with prompt-bootstrap CIs); grey bars: the central 95 % of random unit directions.
-    """
-    framings = sorted(effects["framing"].unique())
-    band = null_band(effects, "d_reward_gap", by=("layer", "framing"))
-    fig = Figure(figsize=(5 * len(framings), 3.8))
+
+def plot_ablation_by_layer(claims: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Per framing: the change of the reward gap when the direction is projected out at each grid layer (answer and
+    readout positions; 95 % CI over RMs), each null kind's 95 % band at every layer (bars beside it), and the
+    every-position edit where it was measured (open marks)."""
+    rows = claims[claims.edit == "ablate"]
+    framings = sorted(rows["framing"].unique())
+    fig = Figure(figsize=(5.5 * len(framings), 4))
+    layers = sorted(rows["layer"].unique())
+    step = (max(layers) - min(layers)) / max(1, len(layers)) if len(layers) > 1 else 1.0
     for i, framing in enumerate(framings):
         ax = fig.add_subplot(1, len(framings), i + 1)
-        rows = effects[(effects.framing == framing) & (effects.layer >= 0)]
-        for group, colour in COLOURS.items():
-            g = rows[rows.group == group].sort_values("layer")
-            ax.errorbar(
-                g.layer,
-                g.d_reward_gap,
-                yerr=[g.d_reward_gap - g.d_reward_gap_lo, g.d_reward_gap_hi - g.d_reward_gap],
-                marker="o",
-                ms=3,
-                capsize=2,
+        answer = rows[(rows.framing == framing) & (rows.positions == "answer")].sort_values("layer")
+        for j, (kind, (colour, label)) in enumerate(NULL_STYLE.items()):
+            offset = (j - 1.5) * 0.12 * step
+            ax.vlines(
+                answer.layer + offset,
+                answer[f"{kind}_low"],
+                answer[f"{kind}_high"],
                 color=colour,
-                label=group.replace("_", " "),
+                lw=4,
+                alpha=0.55,
+                label=f"{label} 95 %",
             )
-        b = band[(band.framing == framing) & (band.layer >= 0)]
-        ax.vlines(b.layer, b.null_lo, b.null_hi, color="grey", lw=6, alpha=0.4, label="random 95 %")
+        _errorbar(ax, answer.layer, answer, fmt="o-", color="k", label="base direction (answer + readout)")
+        every = rows[(rows.framing == framing) & (rows.positions == "all")].sort_values("layer")
+        if len(every):
+            _errorbar(ax, every.layer + 0.3 * step, every, fmt="s", mfc="none", color="C3", label="every position")
         ax.axhline(0, color="k", lw=0.5)
-        ax.set_xlabel("ablated layer")
-        ax.set_ylabel("Δ reward gap (agency − communion)")
-        ax.set_title(f"{title} — {framing} prompts")
-        ax.legend(fontsize=7)
+        ax.set_xlabel("ablated layer (resid_post)")
+        ax.set_ylabel(Y_LABEL)
+        ax.set_title(f"{title} — {framing} prompts", fontsize=10)
+        ax.legend(fontsize=6)
     return _save(fig, path)
 
 
-def plot_steering(effects: pd.DataFrame, path: str | Path, title: str = "") -> Path:
-    """Δ reward gap and Δ rank gap against the dose α (in units of the mean residual norm), with the band
-    of random directions at each dose."""
-    base = effects[effects.group == "steer_base"].sort_values("alpha")
-    band = null_band(effects, "d_reward_gap", control_group="steer_random", by=("alpha", "framing"))
-    rank_band = null_band(effects, "d_rank_gap", control_group="steer_random", by=("alpha", "framing"))
-    fig = Figure(figsize=(10, 3.8))
-    for j, (metric, bands) in enumerate((("d_reward_gap", band), ("d_rank_gap", rank_band))):
-        ax = fig.add_subplot(1, 2, j + 1)
-        for i, (framing, g) in enumerate(base.groupby("framing")):
-            b = bands[bands.framing == framing].sort_values("alpha")
-            ax.fill_between(b.alpha, b.null_lo, b.null_hi, color=f"C{i}", alpha=0.15)
-            ax.plot(g.alpha, g[metric], marker="o", color=f"C{i}", label=f"base direction, {framing}")
+def plot_steering(claims: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Per framing: the change of the reward gap against the dose (in units of the agency − communion class-mean
+    separation at the layer), with its 95 % CI over RMs and the band of each null kind steered by the same dose."""
+    rows = claims[claims.edit == "steer"].sort_values("dose")
+    framings = sorted(rows["framing"].unique())
+    fig = Figure(figsize=(5.5 * len(framings), 4))
+    for i, framing in enumerate(framings):
+        ax = fig.add_subplot(1, len(framings), i + 1)
+        part = rows[rows.framing == framing]
+        for kind, (colour, label) in NULL_STYLE.items():
+            if part[f"{kind}_n"].max() > 0:
+                ax.fill_between(
+                    part.dose, part[f"{kind}_low"], part[f"{kind}_high"], color=colour, alpha=0.2, label=f"{label} 95 %"
+                )
+        ax.fill_between(part.dose, part.ci_low, part.ci_high, color="k", alpha=0.15)
+        ax.plot(part.dose, part.estimate, "o-", color="k", ms=3, label="base direction (95 % CI over RMs)")
         ax.axhline(0, color="k", lw=0.5)
-        ax.set_xlabel("α (× mean residual norm)")
-        ax.set_ylabel(metric.replace("d_", "Δ ").replace("_", " "))
-        ax.legend(fontsize=7)
-    fig.suptitle(f"Steering dose-response (shaded: random directions, 95 %) — {title}")
+        ax.axvline(0, color="k", lw=0.5)
+        ax.set_xlabel("dose (× agency − communion mean separation)")
+        ax.set_ylabel(Y_LABEL)
+        ax.set_title(f"{title} — {framing} prompts", fontsize=10)
+        ax.legend(fontsize=6)
+    fig.suptitle("Steering dose-response at the answer and readout positions", fontsize=10)
     return _save(fig, path)
 
 
@@ -90,8 +110,6 @@ def plot_durability(table: pd.DataFrame, path: str | Path, title: str = "") -> P
     for i, (column, label) in enumerate(panels):
         ax = fig.add_subplot(1, 3, i + 1)
         ax.plot(table.step, table[column], marker="o")
-        if column == "ablation_d_reward_gap":
-            ax.fill_between(table.step, table.ablation_d_reward_gap_lo, table.ablation_d_reward_gap_hi, alpha=0.2)
         ax.axhline(0, color="k", lw=0.5)
         ax.set_xlabel("training step")
         ax.set_title(label, fontsize=9)

@@ -1,61 +1,52 @@
-"""The causal study: score a lexicon × prompt grid under interventions and measure the value-gap change.
+"""The causal study on held-out answers: a direction ablated at each layer of a grid beside its matched nulls,
+and the steering dose-response, measured for several seed RMs at once.
 
-Unit of analysis: the prompt. For each prompt the *reward gap* is mean reward of agency answers minus
-mean reward of communion answers, and the *rank gap* is median rank of communion words minus median rank
-of agency words (positive = agency preferred, as in the paper's Figure 1). An intervention's effect is
-the per-prompt change of each gap against the unedited model, summarised by its mean over prompts with a
-bootstrap interval (resampling prompts). Controls are conditions like any other (random directions,
-orthogonalised directions), so the null band is built from the same numbers.
+Fitting and evaluation are disjoint (`interp.causal.heldout`): the directions, their nulls and the best layer
+come from fitting words × fitting prompts; every effect here is scored on held-out words × evaluation prompts
+(`EvalSet`) by an `interp.causal.grid.AnswerGrid`. Edits act at the answer and readout positions (the prompt's
+prefix unedited; `positions="all"` edits every token). The effect of an edit is the change of each framing's
+reward gap (mean agency − mean communion reward, averaged over the framing's prompts) against the unedited RM;
+`interp.causal.claims` turns the per-RM changes into claims with their nulls and verdicts.
+
+`value_gaps` gives per-prompt gaps of a tidy score table (`model, prompt, word, score, framing`).
 
 >>> gaps = value_gaps(scores, {"love": "communion", "power": "agency"})  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
-from interp.models import ModelHandle
+from interp.causal.claims import Directions, changes, claim, gap_weights, two_way_interval
+from interp.causal.grid import AnswerGrid, EditKind, Positions
 from interp.prompts import Prompt
-from interp.sweep.answers import sweep_answers
 
-Intervene = Callable[[ModelHandle], AbstractContextManager[None]]
+NULL_KINDS = ("shuffled_label", "covariance_matched", "isotropic", "placebo")
 
 
 @dataclass(frozen=True)
-class Condition:
-    """One way of editing the model while the grid is scored; `group` names the family of conditions
-    (e.g. `base_direction`, `random`), `layer` the edited layer (-1 = all layers), `alpha` the dose."""
+class EvalSet:
+    """Held-out answers (word -> category) to evaluation prompts, in grid row order (prompt-major)."""
 
-    name: str
-    group: str
-    layer: int
-    intervene: Intervene = field(repr=False)
-    alpha: float = 0.0
-    control: bool = False
+    prompts: tuple[Prompt, ...]
+    words: dict[str, str]
 
+    @property
+    def rows(self) -> pd.DataFrame:
+        """One row per (prompt, word): prompt key, framing, word, category."""
+        return pd.DataFrame(
+            [(p.key, p.framing, w, c) for p in self.prompts for w, c in self.words.items()],
+            columns=["prompt", "framing", "word", "category"],
+        )
 
-def unedited() -> Condition:
-    """The reference condition: the model as it is."""
-    return Condition("none", "none", -1, lambda _handle: nullcontext())
-
-
-def stacked(*interventions: Intervene) -> Intervene:
-    """Several interventions at once (e.g. one direction per layer), composed by nesting."""
-
-    @contextmanager
-    def enter(handle: ModelHandle) -> Iterator[None]:
-        with ExitStack() as stack:
-            for intervene in interventions:
-                stack.enter_context(intervene(handle))
-            yield
-
-    return enter
+    def weights(self) -> pd.DataFrame:
+        rows = self.rows
+        return gap_weights(rows["prompt"], rows["category"], rows["framing"])
 
 
 def value_gaps(
@@ -73,70 +64,6 @@ def value_gaps(
     return out.reset_index()
 
 
-def run_conditions(
-    handle: ModelHandle,
-    prompts: Sequence[Prompt],
-    words: Mapping[str, str],
-    conditions: Sequence[Condition],
-    batch_size: int = 64,
-    on_condition: Callable[[Condition], None] | None = None,
-) -> pd.DataFrame:
-    """Score the grid under every condition; one row per (condition, prompt) with both gaps and raw
-    mean scores. The prompt cache is rebuilt inside each intervention, so prefix and answer are edited alike."""
-    rows = []
-    answers = list(words)
-    for condition in conditions:
-        with condition.intervene(handle):
-            scores = sweep_answers(handle, prompts, answers, batch_size=batch_size, progress=False)
-        gaps = value_gaps(scores, words)
-        gaps["mean_score"] = scores.groupby("prompt")["score"].mean().reindex(gaps["prompt"]).to_numpy()
-        rows.append(
-            gaps.assign(
-                condition=condition.name,
-                group=condition.group,
-                layer=condition.layer,
-                alpha=condition.alpha,
-                control=condition.control,
-            )
-        )
-        if on_condition is not None:
-            on_condition(condition)
-    return pd.concat(rows, ignore_index=True)
-
-
-def bootstrap_mean(values: np.ndarray, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean (resampling the given units)."""
-    rng = np.random.default_rng(seed)
-    draws = rng.choice(values, size=(n_boot, len(values)), replace=True).mean(axis=1)
-    tail = (1 - level) / 2
-    return float(np.quantile(draws, tail)), float(np.quantile(draws, 1 - tail))
-
-
-def effects(table: pd.DataFrame, by: Sequence[str] = ("framing",), n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Per condition (and `by` groups): mean change of each gap against `none`, with a prompt bootstrap CI.
-
-    `shrink` is the mean change of |reward gap| (negative = the edit moves the model toward no preference);
-    `gap_before` is the unedited model's mean reward gap over the same prompts.
-    """
-    base = table[table["condition"] == "none"].set_index("prompt")[["reward_gap", "rank_gap"]]
-    edited = table[table["condition"] != "none"].copy()
-    for gap in ("reward_gap", "rank_gap"):
-        edited[f"d_{gap}"] = edited[gap].to_numpy() - base.loc[edited["prompt"], gap].to_numpy()
-    edited["shrink"] = edited["reward_gap"].abs().to_numpy() - base.loc[edited["prompt"], "reward_gap"].abs().to_numpy()
-    keys = ["condition", "group", "layer", "alpha", "control", *by]
-    out = []
-    for key, part in edited.groupby(list(keys), sort=False):
-        row = dict(zip(keys, key, strict=True))
-        for metric in ("d_reward_gap", "d_rank_gap", "shrink"):
-            values = part[metric].to_numpy()
-            lo, hi = bootstrap_mean(values, n_boot, seed)
-            row |= {metric: float(values.mean()), f"{metric}_lo": lo, f"{metric}_hi": hi}
-        row["gap_before"] = float(base.loc[part["prompt"], "reward_gap"].mean())
-        row["n_prompts"] = len(part)
-        out.append(row)
-    return pd.DataFrame(out)
-
-
 def null_band(
     effect_table: pd.DataFrame,
     metric: str,
@@ -144,7 +71,7 @@ def null_band(
     by: Sequence[str] = ("layer", "alpha", "framing"),
     level: float = 0.95,
 ) -> pd.DataFrame:
-    """The central `level` interval of a metric over the control directions, per layer/alpha/framing."""
+    """The central `level` interval of a metric over the control rows (`group == control_group`), per `by` group."""
     controls = effect_table[effect_table["group"] == control_group]
     tail = (1 - level) / 2
     grouped = controls.groupby(list(by))[metric]
@@ -153,8 +80,115 @@ def null_band(
     ).reset_index()
 
 
-def orthogonal_to(direction: torch.Tensor, readout: torch.Tensor) -> torch.Tensor:
-    """`direction` with its component along `readout` removed, renormalised (e.g. the head's reading direction)."""
-    r = readout.float() / readout.float().norm()
-    d = direction.float() - (direction.float() @ r) * r
-    return d / d.norm()
+@dataclass(frozen=True)
+class Edit:
+    """One batch of edits scored together: `vectors` (n, d) edited the same way (`kind`) after `layer`; `labels`
+    names each row (kind, draw), the real direction first as ("direction", 0); `dose` tags steering."""
+
+    layer: int
+    kind: EditKind
+    vectors: torch.Tensor
+    labels: list[tuple[str, int]]
+    positions: Positions = "answer"
+    dose: float = 0.0
+
+
+@dataclass
+class Measured:
+    """Per-RM gap changes (`changes`: layer, positions, dose, rm, kind, draw, framing, d_reward_gap) and, for the
+    real direction, the RM-mean change of every evaluation row (`rows`: the same keys, prompt, word, d_score)."""
+
+    changes: pd.DataFrame
+    rows: pd.DataFrame
+    gap_before: pd.DataFrame  # per rm and framing: the unedited reward gap
+
+
+def measure(grid: AnswerGrid, eval_set: EvalSet, edits: Sequence[Edit]) -> Measured:
+    """Score every edit on the grid; the per-row change is kept for each edit's first vector (the direction)."""
+    weights = eval_set.weights()
+    base = grid.unedited()
+    before = pd.DataFrame(base @ weights.to_numpy(), columns=weights.columns).rename_axis("rm").reset_index()
+    found, per_row = [], []
+    rows = eval_set.rows
+    for edit, scores in zip(edits, _scored(grid, edits), strict=True):
+        keys = {"layer": edit.layer, "edit": edit.kind, "dose": edit.dose, "positions": edit.positions}
+        found.append(changes(scores, base, weights, edit.labels, **keys))
+        per_row.append(rows.assign(**keys, d_score=(scores[:, 0] - base).mean(0)))
+    return Measured(
+        pd.concat(found, ignore_index=True),
+        pd.concat(per_row, ignore_index=True),
+        before.melt(id_vars="rm", var_name="framing", value_name="reward_gap"),
+    )
+
+
+def _scored(grid: AnswerGrid, edits: Sequence[Edit]) -> list[np.ndarray]:
+    """Each edit's scores (rms, vectors, answers); edits of one layer, kind and positions share one grid call."""
+    out: list[np.ndarray] = [np.empty(0)] * len(edits)
+    batches: dict[tuple[int, EditKind, Positions], list[int]] = {}
+    for i, edit in enumerate(edits):
+        batches.setdefault((edit.layer, edit.kind, edit.positions), []).append(i)
+    for (layer, kind, positions), members in batches.items():
+        scores = grid.scores(layer, kind, torch.cat([edits[i].vectors for i in members]), positions)
+        ends = np.cumsum([len(edits[i].vectors) for i in members])
+        for i, part in zip(members, np.split(scores, ends[:-1], axis=1), strict=True):
+            out[i] = part
+    return out
+
+
+def ablation_edits(fitted: Mapping[int, Directions], positions_all: Sequence[int] = ()) -> list[Edit]:
+    """At each fitted layer: the direction and every null projected out at the answer and readout positions;
+    at the layers in `positions_all`, the direction alone at every position as well."""
+    edits = []
+    for layer, found in sorted(fitted.items()):
+        edits.append(Edit(layer, "ablate", *found.vectors()))
+        if layer in positions_all:
+            edits.append(Edit(layer, "ablate", found.direction[None], [("direction", 0)], "all"))
+    return edits
+
+
+def steering_edits(found: Directions, doses: Sequence[float], null_draws: Mapping[str, int]) -> list[Edit]:
+    """At the directions' layer, each dose (in units of the class-mean separation there) of the direction and of
+    the first `null_draws[kind]` nulls of each kind, all of that length."""
+    labels = [("direction", 0)] + [
+        (k, i) for k in NULL_KINDS for i in range(min(null_draws.get(k, 0), len(found.nulls[k])))
+    ]
+    units = torch.stack([found.direction if k == "direction" else found.nulls[k][i] for k, i in labels])
+    units = units / units.norm(dim=1, keepdim=True)
+    return [Edit(found.layer, "steer", units * dose * found.separation, labels, dose=dose) for dose in doses]
+
+
+def claims_table(measured: Measured, eval_set: EvalSet, seed: int = 0, n_boot: int = 2000) -> pd.DataFrame:
+    """One claim per (layer, edit, dose, positions, framing): the direction's change with its CI over RMs and its
+    two-way words × prompts bootstrap interval, each null kind's band, and whether the claim survives."""
+    out = []
+    keys = ["layer", "edit", "dose", "positions", "framing"]
+    gap = measured.gap_before.groupby("framing")["reward_gap"].mean()
+    for key, part in measured.changes.groupby(keys, sort=False):
+        real = part[part["kind"] == "direction"].sort_values("rm")["d_reward_gap"].to_numpy()
+        nulls = {k: g["d_reward_gap"].tolist() for k, g in part[part["kind"] != "direction"].groupby("kind")}
+        row = dict(zip(keys, key, strict=True))
+        rows = measured.rows
+        mine = rows[np.logical_and.reduce([rows[k] == v for k, v in row.items()])]
+        boot = two_way_interval(
+            mine["d_score"].to_numpy(), mine["prompt"], mine["word"], mine["category"], n_boot, seed
+        )
+        found = claim(real, nulls, seed) if len(real) > 1 else None
+        row |= {
+            "estimate": float(real.mean()),
+            "ci_low": found["ci_low"] if found else np.nan,
+            "ci_high": found["ci_high"] if found else np.nan,
+            "boot_low": boot[0],
+            "boot_high": boot[1],
+            "gap_before": float(gap[row["framing"]]),
+            "n_seeds": len(real),
+            "n_eval_words": mine["word"].nunique(),
+            "n_eval_prompts": mine["prompt"].nunique(),
+            "survives": bool(found and found["survives"]),
+        }
+        for kind in NULL_KINDS:
+            band = found["nulls"].get(kind) if found else None
+            row[f"{kind}_low"] = band["band_low"] if band else np.nan
+            row[f"{kind}_high"] = band["band_high"] if band else np.nan
+            row[f"{kind}_n"] = band["n"] if band else 0
+        out.append(row)
+    return pd.DataFrame(out)
