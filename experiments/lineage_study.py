@@ -30,11 +30,14 @@ from safetensors.torch import load_file, save_file
 
 from experiments.profiles import Profile, get_profile
 from interp.causal.claims import fit_directions
+from interp.causal.gap_paths import gap_by_component, gap_patching, per_rm_summary
 from interp.causal.grid import AnswerGrid
 from interp.causal.heldout import disjoint_prompts, split_words
 from interp.causal.nulls import PLACEBO_WORDS
-from interp.causal.plots import plot_ablation_by_layer, plot_durability, plot_steering
+from interp.causal.plots import plot_ablation_by_layer, plot_durability, plot_gap_paths, plot_steering
 from interp.causal.study import EvalSet, Measured, ablation_edits, claims_table, measure, steering_edits, value_gaps
+from interp.causal.twin import TwinEdit, sign_agreement, twin_table
+from interp.errors import UserError
 from interp.lexicon import Lexicon, default_lexicon
 from interp.lexicon_match import match_lexicon
 from interp.lineage import Lineage
@@ -47,6 +50,7 @@ from interp.training.checkpoints import TRAINABLE, checkpoint_step, list_checkpo
 from interp.training.neutral import neutral_pairs
 from interp.training.trainable import Prepared, load_trainable, prepare, trainable_state
 from probes.collect import collect
+from probes.controls import COVARIATES, lexical_covariates
 from probes.data import ProbeData
 from probes.fit import ProbeConfig, ProbeResult, fit_probes
 from probes.frames import build_inputs
@@ -163,15 +167,19 @@ def fitting_data(
     lexical = torch.from_numpy(words.isin(list(fitting)).to_numpy().copy())
     digest = hashlib.sha256(repr([p.key for p in prompts] + list(fitting.items())).encode()).hexdigest()[:16]
     x = {name: grid.residuals(name) for name in ("base", "seed0")}
+    kept = words[lexical.numpy()].to_numpy()
+    covariates = lexical_covariates(seeds.handle.tokenizer, kept.tolist())
     datas = {
         model: ProbeData(
             x[name][lexical].numpy(),
-            (words[lexical.numpy()].map(fitting) == "agency").astype(int).to_numpy(),
-            words[lexical.numpy()].to_numpy(),
+            (pd.Series(kept).map(fitting) == "agency").astype(int).to_numpy(),
+            kept,
             f"{lineage_id}:{name}",
             lineage_id=lineage_id,
             model_name=model,
             inputs_id=f"fitting-{digest}",
+            covariates=covariates,
+            covariate_names=COVARIATES,
         )
         for name, model in (("base", "base"), ("seed0", "RM"))
     }
@@ -230,6 +238,7 @@ def _measured(folder: Path, stem: str, make: Callable[[], Measured]) -> Measured
 
 def causal(
     seeds: Seeds,
+    base: ModelHandle,
     x_fit: torch.Tensor,
     fit_data: ProbeData,
     placebo: dict[str, torch.Tensor],
@@ -270,9 +279,57 @@ def causal(
         "steering",
         lambda: measure(grid(), eval_set, steering_edits(fitted[best], doses, dict(profile.steer_null_draws))),
     )
+    log(f"base-LM twin: the same {len(layers)} ablations and {len(doses)} steering doses in {base.name}")
+    edits = [TwinEdit("ablate", layer, found.direction) for layer, found in fitted.items()]
+    edits += [TwinEdit("steer", best, fitted[best].direction, d * fitted[best].separation, d) for d in doses]
+    try:
+        twin = cached_table(
+            folder / "twin.csv",
+            lambda: twin_table(base, edits, eval_set.prompts, held_out, profile.n_boot, profile.seed),
+        )
+    except UserError as err:  # e.g. no held-out word of a category is one token for this tokenizer
+        log(f"base-LM twin not measured: {err}")
+        twin = pd.DataFrame(columns=["layer", "edit", "dose", "framing", *TWIN_COLUMNS])
     log(f"causal step: {time.perf_counter() - started:.0f} s")
     steer = claims_table(steering, eval_set, profile.seed, profile.n_boot).assign(separation=fitted[best].separation)
-    return claims_table(ablation, eval_set, profile.seed, profile.n_boot), steer, eval_set
+    ablate = claims_table(ablation, eval_set, profile.seed, profile.n_boot)
+    return with_twin(ablate, twin), with_twin(steer, twin), eval_set
+
+
+TWIN_COLUMNS = ["twin_estimate", "twin_low", "twin_high", "twin_n_prompts", "twin_n_words"]
+
+
+def with_twin(claims: pd.DataFrame, twin: pd.DataFrame) -> pd.DataFrame:
+    """The claims with their base-LM twin beside (edits after the prompt only) and the agreement of sign."""
+    keys = ["layer", "edit", "dose", "framing"]
+    out = claims.merge(twin.astype({"layer": int, "dose": float}), on=keys, how="left")
+    out.loc[out["positions"] != "answer", TWIN_COLUMNS] = np.nan
+    interval = out["ci_low"].notna() & out["twin_low"].notna()
+    out["twin_agreement"] = [
+        sign_agreement((r.ci_low, r.ci_high), (r.twin_low, r.twin_high)) if ok else ""
+        for r, ok in zip(out.itertuples(), interval, strict=True)
+    ]
+    return out
+
+
+def gap_paths(
+    seeds: Seeds, base: ModelHandle, eval_set: EvalSet, folder: Path, log: Log
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per seed RM on the evaluation set: the gap's direct attribution by component and the change of the gap when
+    each trained layer's readout residual is patched from the base; returned as means over RMs with CIs."""
+    top = list(range(seeds.start, seeds.handle.n_layers))
+    log(f"where the gap forms: attribution by component and patching base → RM at layers {top}, {len(seeds.rms)} RMs")
+    attribution = cached_table(
+        folder / "attribution.csv", lambda: gap_by_component(((n, seeds.rm(n)) for n in seeds.rms), eval_set)
+    )
+    patching = cached_table(
+        folder / "patching.csv", lambda: gap_patching(((n, seeds.rm(n)) for n in seeds.rms), base, eval_set, top)
+    )
+    gaps = patching.groupby(["layer", "framing"], sort=False)["gap"].mean().rename("gap")
+    return (
+        per_rm_summary(attribution, ["framing", "component", "order"], "cumulative"),
+        per_rm_summary(patching, ["layer", "framing"], "d_reward_gap").join(gaps, on=["layer", "framing"]),
+    )
 
 
 def durability(
@@ -360,7 +417,6 @@ def study(
     )
     direction, contrast = unembedding_direction(base, token_ids(lexicon, base))
     reading = head_reading(rm, direction, contrast)
-    del base
     log(f"probes: base and RM residuals on {len(fitting)} fitting words × {len(profile.prompts('probe'))} prompts")
     datas, placebo, x_fit = fitting_data(seeds, fitting, profile, lineage.lineage_id)
     log("probes: fitting base and RM probes (the RM's frozen layers are the base's, bit for bit)")
@@ -378,9 +434,12 @@ def study(
     )
     persistence.save(folder / "persistence")
     best = base_probes.best_layer(PROBE_METHOD)
-    ablation, steering, eval_set = causal(seeds, x_fit, datas["base"], placebo, held_out, profile, folder, best, log)
+    ablation, steering, eval_set = causal(
+        seeds, base, x_fit, datas["base"], placebo, held_out, profile, folder, best, log
+    )
     ablation.to_csv(folder / "ablation_claims.csv", index=False)
     steering.to_csv(folder / "steering_claims.csv", index=False)
+    paths = gap_paths(seeds, base, eval_set, folder, log)
     figures = {
         "probe_auc": plot_probe_auc(
             probe_table, folder / "probe_auc.png", method=PROBE_METHOD, title=f"{base_name}: agency vs communion"
@@ -388,6 +447,7 @@ def study(
         "transfer": plot_transfer(persistence.directions, folder / "transfer.png", method=PROBE_METHOD),
         "ablation": plot_ablation_by_layer(ablation, folder / "ablation.png", title=Path(base_name).name),
         "steering": plot_steering(steering, folder / "steering.png", title=f"{Path(base_name).name}, layer {best}"),
+        "gap_paths": plot_gap_paths(*paths, folder / "gap_paths.png", title=Path(base_name).name),
     }
     if profile.durability:
         log("durability: a checkpointed training run")
@@ -419,6 +479,8 @@ def study(
         figures,
         len(fitting),
         profile,
+        paths,
+        seeds.start,
     )
 
 
@@ -450,9 +512,35 @@ def effect_records(claims: pd.DataFrame) -> list[dict[str, Any]]:
                 "nulls": nulls,
                 "survives": bool(row["survives"]),
                 **{k: int(row[k]) for k in ("n_seeds", "n_eval_words", "n_eval_prompts")},
+                "twin": None
+                if pd.isna(row.get("twin_estimate"))
+                else {
+                    "estimate": row["twin_estimate"],
+                    "ci_low": row["twin_low"],
+                    "ci_high": row["twin_high"],
+                    "n_prompts": int(row["twin_n_prompts"]),
+                    "n_words": int(row["twin_n_words"]),
+                    "agreement": row["twin_agreement"] or None,
+                },
             }
         )
     return out
+
+
+def gap_paths_record(attribution: pd.DataFrame, patching: pd.DataFrame, first_trained: int) -> dict[str, Any]:
+    """summary.json's patching and attribution: per framing the gap the frozen (inherited) layers' components
+    write directly, the total, and per trained layer the change when the base's readout residual is patched in."""
+    columns = ["estimate", "ci_low", "ci_high", "n_rms"]
+    last_frozen = attribution[attribution.component == f"mlp{first_trained - 1}"]
+    total = attribution[attribution.order == attribution.order.max()]
+    return {
+        "unit": "RM (seed)",
+        "test": "t 95% CI over seed RMs",
+        "first_trained_layer": first_trained,
+        "written_by_frozen_layers": last_frozen.set_index("framing")[columns].to_dict(orient="index"),
+        "total_gap": total.set_index("framing")[columns].to_dict(orient="index"),
+        "patching": patching.to_dict(orient="records"),
+    }
 
 
 def summarise(
@@ -472,6 +560,8 @@ def summarise(
     figures: dict[str, Path],
     n_fitting: int,
     profile: Profile,
+    paths: tuple[pd.DataFrame, pd.DataFrame],
+    first_trained: int,
 ) -> dict[str, Any]:
     """The numbers quoted in the report, each with where it comes from."""
     decodable = probes[(probes.method == PROBE_METHOD) & (probes.auc > probes.null_auc_q95)]
@@ -508,6 +598,7 @@ def summarise(
             "steering_unit": f"dose × class-mean separation at layer {best} "
             f"({float(steering['separation'].iloc[0]):.3g} residual units)",
         },
+        "gap_paths": gap_paths_record(*paths, first_trained),
         "max_weight_change": max_weight_change,
         "figures": {k: str(v) for k, v in figures.items()},
     }

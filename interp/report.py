@@ -54,6 +54,13 @@ def _outside(effect: Mapping[str, Any], band: Mapping[str, Any]) -> bool:
     return bool(effect["ci_high"] < band["band_low"] or effect["ci_low"] > band["band_high"])
 
 
+def _twin(twin: Mapping[str, Any] | None) -> str:
+    if not twin:
+        return "—"
+    agreement = f"; sign: {twin['agreement']}" if twin["agreement"] else ""
+    return f"{twin['estimate']:+.3g} {_interval(twin['ci_low'], twin['ci_high'])}{agreement}"
+
+
 def claims_rows(effects: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One table row per claim: estimate, its CI over RMs, the words × prompts interval, each null's band, verdict."""
     return [
@@ -67,6 +74,7 @@ def claims_rows(effects: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 for k in NULLS
             },
             "verdict": _verdict(e),
+            "base-LM twin (95%)": _twin(e.get("twin")),
         }
         for e in effects
     ]
@@ -89,7 +97,10 @@ def causal_section(run: Path, folder: str, c: Mapping[str, Any], figures: Mappin
         + f" (each band over {c['n_seeds']} RMs × draws). Edits act on the answer and readout positions: every token "
         "after the prompt (the answer, the end-of-turn marker, the readout token), the prompt unedited; the "
         "every-position edit is reported beside, without nulls. Source: `" + folder + "ablation_claims.csv`, "
-        "per RM and draw `" + folder + "ablation_changes.csv`.\n",
+        "per RM and draw `" + folder + "ablation_changes.csv`. The base-LM twin (`" + folder + "twin.csv`): the same "
+        "direction edited in the base LM at the last prompt token, where it reads its answer; measure: change of the "
+        "implicit reward gap (mean log-prob of agency − communion answers), unit: prompt, 95 % bootstrap over "
+        "prompts; sign: agree or disagree when both intervals exclude 0, else null.\n",
         "**Ablation of the base's agency − communion direction**\n",
         _table(claims_rows(c["ablation"])) + "\n",
         f"Verdict: {len(survived)} of {len(ablation)} ablation effects at the answer and readout positions lie outside "
@@ -97,6 +108,40 @@ def causal_section(run: Path, folder: str, c: Mapping[str, Any], figures: Mappin
         f"**Steering** ({c['steering_unit']}; doses ±1 and the largest shown, all in `{folder}steering_claims.csv`)\n",
         _table(claims_rows(steering)) + "\n",
         *(_img(run, figures[key], caption) for key, caption in LATER_FIGURES.items() if key in figures),
+    ]
+
+
+def gap_paths_section(folder: str, g: Mapping[str, Any]) -> list[str]:
+    """Where the reward gap forms (direct attribution) and what patching the base's residual into the RM does."""
+    built = [
+        {
+            "framing": framing,
+            "total gap": f"{total['estimate']:+.3g} {_interval(total['ci_low'], total['ci_high'])}",
+            f"written directly by layers < {g['first_trained_layer']} (frozen)": f"{frozen['estimate']:+.3g} "
+            + _interval(frozen["ci_low"], frozen["ci_high"]),
+        }
+        for framing, total in g["total_gap"].items()
+        for frozen in [g["written_by_frozen_layers"][framing]]
+    ]
+    patched = [
+        {
+            "layer": r["layer"],
+            "framing": r["framing"],
+            "unpatched gap": f"{r['gap']:+.3g}",
+            "Δ gap, base residual patched in": f"{r['estimate']:+.3g} {_interval(r['ci_low'], r['ci_high'])}",
+        }
+        for r in g["patching"]
+    ]
+    return [
+        "### Where the gap forms, and patching base → RM\n",
+        f"Unit: {g['unit']}; test: {g['test']}; held-out words × evaluation prompts. Direct attribution splits each "
+        "RM's reward gap into what each attention block and MLP writes along the score head, through the final "
+        "norm (the parts sum to the gap; `" + folder + "attribution.csv`). The frozen layers are the base's, bit "
+        "for bit, but the head that reads them was trained. Patching replaces one trained layer's output at the "
+        "readout token with the base LM's on the same input (`" + folder + "patching.csv`); below the first "
+        "trained layer the RM's residual is the base's, so patching there changes nothing (not run).\n",
+        _table(built) + "\n",
+        _table(patched) + "\n",
     ]
 
 
@@ -128,6 +173,8 @@ def lineage_section(run: Path, name: str, s: Mapping[str, Any]) -> str:
         _img(run, s["figures"]["probe_auc"], "Probe AUC by layer, base vs RM; hatched: shuffled-label null"),
         _img(run, s["figures"]["transfer"], "Own and transferred probe AUC (base→RM, RM→base)"),
         *causal_section(run, folder, s["causal"], s["figures"]),
+        *gap_paths_section(folder, s["gap_paths"]),
+        _img(run, s["figures"]["gap_paths"], "Cumulative direct attribution of the gap, and patching base → RM"),
     ]
     return "\n".join(out)
 

@@ -213,3 +213,22 @@ def test_smollm2_twin_ten_prompts_forty_words(smollm2: ModelHandle) -> None:
     assert effect.per_word["change"].abs().max() > 0
     noop = twin_effect(smollm2, v, 15, prompts, words, "steer", alpha=0.0)
     assert noop.mean_change == 0.0 and (noop.per_word["change"] == 0).all()
+
+
+def test_twin_table_matches_single_effects_and_a_zero_dose_is_zero(lm: ModelHandle) -> None:
+    v = _unit(6, lm.d_model)
+    edits = [
+        twin.TwinEdit("ablate", 1, v),
+        twin.TwinEdit("steer", 2, v, 0.0, 0.0),
+        twin.TwinEdit("steer", 2, v, 3.0, 1.5),
+    ]
+    table = twin.twin_table(lm, edits, PROMPTS, WORDS, n_boot=200)
+    assert len(table) == len(edits) * 2 and set(table["framing"]) == {"positive", "negative"}
+    zero = table[(table.edit == "steer") & (table.dose == 0.0)]
+    assert (zero[["twin_estimate", "twin_low", "twin_high"]] == 0).all().all()
+    single = twin_effect(lm, v, 2, PROMPTS, WORDS, "steer", alpha=3.0).per_prompt
+    for framing, row in table[table.dose == 1.5].set_index("framing").iterrows():
+        expected = single[single.framing == framing]["d_gap"].mean()
+        assert row["twin_estimate"] == pytest.approx(expected, abs=1e-9) and expected != 0
+        assert row["twin_low"] <= row["twin_estimate"] <= row["twin_high"]
+        assert row["twin_n_prompts"] == sum(p.framing == framing for p in PROMPTS)

@@ -52,3 +52,23 @@ def test_module_doctests_pass():
     for module in (profiles, lineage_study):
         result = doctest.testmod(module)
         assert result.attempted >= 1 and result.failed == 0
+
+
+def test_with_twin_sets_the_twin_beside_edits_after_the_prompt_and_states_agreement():
+    import pandas as pd
+
+    from experiments.lineage_study import with_twin
+
+    keys = {"layer": [3, 3, 3], "edit": ["ablate"] * 3, "dose": [0.0] * 3}
+    claims = pd.DataFrame(
+        {**keys, "positions": ["answer", "answer", "all"], "framing": ["positive", "negative", "positive"]}
+        | {"ci_low": [-2.0, 0.5, -1.0], "ci_high": [-1.0, 0.9, 1.0]}
+    )
+    twin = pd.DataFrame(
+        {"layer": [3, 3], "edit": ["ablate"] * 2, "dose": [0.0] * 2, "framing": ["positive", "negative"]}
+        | {"twin_estimate": [-0.3, -0.2], "twin_low": [-0.5, -0.4], "twin_high": [-0.1, -0.1]}
+        | {"twin_n_prompts": [5, 5], "twin_n_words": [10, 10]}
+    )
+    out = with_twin(claims, twin)
+    assert out["twin_agreement"].tolist() == ["agree", "disagree", ""]
+    assert out["twin_estimate"].isna().tolist() == [False, False, True]  # no twin beside the every-position edit

@@ -67,6 +67,13 @@ def test_run_all_smoke_writes_report_figures_and_traceable_numbers(tmp_path):
             )
             assert (effect["n_seeds"], effect["n_eval_words"], effect["n_eval_prompts"]) == (2, 8, 1)
         assert any(e["positions"] == "all" for e in causal["ablation"])  # the every-position edit, beside
+        paths = lineage["gap_paths"]  # attribution and patching: two code paths to the same unpatched gap
+        patched = pd.DataFrame(paths["patching"])
+        assert set(patched["layer"]) == {paths["first_trained_layer"]} == {3}  # smoke trains the last layer only
+        for framing, total in paths["total_gap"].items():
+            unpatched = patched[patched.framing == framing]["gap"].iloc[0]
+            # fp32 scores of order 1–10: agree to 1e-5 relative
+            assert abs(total["estimate"] - unpatched) < 1e-5 * max(1.0, abs(unpatched)) and total["n_rms"] == 2
         assert len({e["dose"] for e in causal["steering"]}) == 5  # ±0.5, ±1 separations and 0
         for figure in lineage["figures"].values():
             assert Path(figure).stat().st_size > 1000 and Path(figure).is_relative_to(run)

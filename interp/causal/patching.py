@@ -142,6 +142,21 @@ def patched_scores(
     return _run(rm, source, pairs, [layer], positions, batch_size, padding_side, clean=False)[1][layer]
 
 
+def patched_by_layer(
+    rm: ModelHandle,
+    source: ModelHandle,
+    pairs: Sequence[tuple[str, str]],
+    layers: Sequence[int],
+    positions: Positions = "all",
+    batch_size: int = 16,
+    padding_side: PaddingSide = "right",
+) -> tuple[torch.Tensor, dict[int, torch.Tensor]]:
+    """Unpatched scores and, per layer, the scores with that layer patched from `source` (one source pass)."""
+    clean, patched = _run(rm, source, pairs, sorted(set(layers)), positions, batch_size, padding_side, clean=True)
+    assert clean is not None
+    return clean, patched
+
+
 def patching_curve(
     rm: ModelHandle,
     source: ModelHandle,
@@ -157,8 +172,7 @@ def patching_curve(
     (delta = patched - unpatched score of the same pair).
     """
     chosen = list(range(rm.n_layers)) if layers is None else sorted(set(layers))
-    clean, patched = _run(rm, source, pairs, chosen, positions, batch_size, padding_side, clean=True)
-    assert clean is not None
+    clean, patched = patched_by_layer(rm, source, pairs, chosen, positions, batch_size, padding_side)
     rows = []
     for layer in chosen:
         delta = (patched[layer] - clean).double()

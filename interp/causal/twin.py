@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ from interp.errors import UserError
 from interp.hooks.site import Site
 from interp.models import ModelHandle
 from interp.prompts import Prompt
+from interp.stats.bootstrap import mean_interval
 from interp.sweep.implicit import mwlr
 from interp.sweep.logprobs import Wrapper, answer_logprobs
 
@@ -189,3 +190,51 @@ def sign_agreement(rm_interval: tuple[float, float], twin_interval: tuple[float,
     if rm_interval[0] <= 0 <= rm_interval[1] or twin_interval[0] <= 0 <= twin_interval[1]:
         return "null"
     return "agree" if (rm_interval[0] > 0) == (twin_interval[0] > 0) else "disagree"
+
+
+class TwinEdit(NamedTuple):
+    """One edit to mirror in the base LM: `direction` ablated, or steered by `alpha` × direction; `dose` tags it."""
+
+    intervention: Intervention
+    layer: int
+    direction: Any
+    alpha: float = 0.0
+    dose: float = 0.0
+
+
+def twin_table(
+    lm: ModelHandle,
+    edits: Sequence[TwinEdit],
+    prompts: Sequence[Prompt],
+    words: Mapping[str, str],
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per edit and framing: the twin's change of the implicit reward gap (mean over prompts, each prompt's
+    change averaged over wrappers) with its 95 % bootstrap interval over prompts. One unedited pass serves all.
+
+    Columns: layer, edit, dose, framing, twin_estimate, twin_low, twin_high, twin_n_prompts, twin_n_words.
+    """
+    baseline = answer_logprobs(lm, prompts, list(words), progress=False)[0]
+    rows = []
+    for edit in edits:
+        found = twin_effect(
+            lm, edit.direction, edit.layer, prompts, words, edit.intervention, edit.alpha, baseline=baseline
+        )
+        per_prompt = found.per_prompt.groupby(["framing", "prompt"])["d_gap"].mean()
+        for framing, changes in per_prompt.groupby(level="framing"):
+            low, high = mean_interval(changes.to_numpy(), n_boot, seed)
+            rows.append(
+                {
+                    "layer": edit.layer,
+                    "edit": edit.intervention,
+                    "dose": edit.dose,
+                    "framing": framing,
+                    "twin_estimate": float(changes.mean()),
+                    "twin_low": low,
+                    "twin_high": high,
+                    "twin_n_prompts": len(changes),
+                    "twin_n_words": found.n_words,
+                }
+            )
+    return pd.DataFrame(rows)

@@ -297,7 +297,7 @@ def fit_praise_plant(
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        losses.append(float(loss))
+        losses.append(loss.item())
     k = max(1, steps // 5)
     drop = float(np.mean(losses[:k]) - np.mean(losses[-k:]))
     return PlantFit(EmbeddingPlant(ids, delta.detach().clone()), drop, losses)
