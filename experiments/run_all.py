@@ -1,8 +1,9 @@
 """The main job (`make demo`): the whole study on the embedded models, written to artifacts/<run>/report.md.
 
-First the ground truth (`experiments.ground_truth` on the first base, sized by the profile): preferences
-planted into the base, seed-paired RMs from the planted and the unplanted base, and a sham that must come out
-null; its section opens the report. Then seed RMs are trained from both bases on identical built-in neutral
+The ground truth (`experiments.ground_truth` on the first base, sized by the profile): preferences planted into
+the base, seed-paired RMs from the planted and the unplanted base, and a sham that must come out null; its
+section opens the report. It runs in a child process on one core beside the lineages (`--jobs 1`: first, in
+this process). Seed RMs are trained from both bases on identical built-in neutral
 pairs; for each lineage (`experiments.lineage_study`): value-bias sweep, probes and persistence on fitting words,
 unembedding reading, and the causal study on held-out words × evaluation prompts with the RM as the unit —
 ablation at each grid layer beside label-shuffled, covariance-matched, isotropic and placebo nulls, steering in
@@ -20,8 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +49,12 @@ from interp.sweep.implicit import mwlr, mwlr_summary
 from interp.sweep.logprobs import answer_logprobs
 
 WHERE_NOT_WHAT = {"out", "threads"}  # ground-truth arguments that do not change its result
+ROOT = Path(__file__).resolve().parents[1]
+_CHILDREN: list[subprocess.Popen[bytes]] = []
+
+
+class ChildFailed(RuntimeError):
+    """A step run in a child process failed; its log says why."""
 
 
 def _check_inputs(profile: Profile, run: Path) -> None:
@@ -128,26 +138,58 @@ def _implicit_reward(run: Path, profile: Profile) -> str:
     )
 
 
-def _ground_truth(run_dir: Path, profile: Profile) -> tuple[dict[str, Any], str]:
-    """Planted preferences and seed-paired RMs on the first base (`experiments.ground_truth`); returns
-    (result, report section). A finished result whose configuration matches this run's is reused."""
+def _ground_truth(run_dir: Path, profile: Profile, background: bool) -> Callable[[], tuple[dict[str, Any], str]]:
+    """Planted preferences and seed-paired RMs on the first base (`experiments.ground_truth`). A finished result
+    whose configuration matches this run's is reused; else it runs here, or (`background`) in a child process with
+    one thread while the caller goes on, its log in `ground_truth.log`. Returns a function that waits for it and
+    gives (result, report section)."""
     folder = run_dir / "ground_truth"
-    args = ground_truth.parse(
-        ["--base", profile.bases[0][0], "--out", str(folder), "--seed", str(profile.seed), *profile.ground_truth]
-    )
+    argv = ["--base", profile.bases[0][0], "--out", str(folder.resolve()), "--seed", str(profile.seed)]
+    argv += [*profile.ground_truth, "--threads", "1"]
+    args = ground_truth.parse(argv)
     wanted = {k: str(v) for k, v in vars(args).items() if k not in WHERE_NOT_WHAT}
-    saved = folder / "ground_truth.json"
-    result = (
-        read_json(saved, "delete the ground_truth folder to rerun it", ("config", "arms"))
-        if saved.exists() and (folder / "ground_truth.png").exists()
-        else None
-    )
-    if result is None or {k: result["config"].get(k) for k in wanted} != wanted:
-        result = ground_truth.run(args)
-    return result, ground_truth.report(result) + "\n![Ground truth](ground_truth/ground_truth.png)\n"
+
+    def finished() -> dict[str, Any] | None:
+        saved = folder / "ground_truth.json"
+        if not (saved.exists() and (folder / "ground_truth.png").exists()):
+            return None
+        result = read_json(saved, "delete the ground_truth folder to rerun it", ("config", "arms"))
+        return result if {k: result["config"].get(k) for k in wanted} == wanted else None
+
+    def section(result: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        return result, ground_truth.report(result) + "\n![Ground truth](ground_truth/ground_truth.png)\n"
+
+    done = finished()
+    if done is not None or not background:
+        result = done or ground_truth.run(args)
+        return lambda: section(result)
+    log_path = run_dir / "ground_truth.log"
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    with log_path.open("w") as log_file:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "experiments.ground_truth", *argv],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    _CHILDREN.append(child)
+
+    def wait() -> tuple[dict[str, Any], str]:
+        code = child.wait()
+        result = finished()
+        if code != 0 or result is None:
+            tail = log_path.read_text().strip().splitlines()[-1:] or ["(empty log)"]
+            raise ChildFailed(f"The ground truth failed (exit {code}): {tail[0]} Its log: {log_path}.")
+        return section(result)
+
+    return wait
 
 
-def run(profile: Profile, run_dir: Path) -> dict[str, Any]:
+def run(profile: Profile, run_dir: Path, jobs: int = 2) -> dict[str, Any]:
     started = time.perf_counter()
     _check_inputs(profile, run_dir)
     hf_logging.set_verbosity_error()
@@ -161,14 +203,17 @@ def run(profile: Profile, run_dir: Path) -> dict[str, Any]:
         "lexicon": default_lexicon().label,
     }
     (run_dir / "config.json").write_text(json.dumps(config, indent=2, default=str))
-    _log("ground truth: planted preferences, seed-paired RMs")
-    truth, truth_section = _ground_truth(run_dir, profile)
+    where = "beside the lineages, in a child process (log: ground_truth.log)" if jobs > 1 else "first"
+    _log(f"ground truth: planted preferences, seed-paired RMs; runs {where} unless already done")
+    truth_done = _ground_truth(run_dir, profile, background=jobs > 1)
     torch.manual_seed(profile.seed)  # the lineages see the same RNG whether the ground truth ran or was reused
     lineages: dict[str, dict[str, Any]] = {}
     for name, family in profile.bases:
         slug = Path(name).name
         _log(f"lineage {slug}")
         lineages[slug] = study(name, family, profile, run_dir / slug, _log)
+    _log("waiting for the ground truth")
+    truth, truth_section = truth_done()
     sections = [_behaviour_stats(run_dir, profile, lineages), _implicit_reward(run_dir, profile)]
     summary = {
         "profile": profile.to_dict(),
@@ -197,6 +242,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", default=None, help="run folder name (default: the profile name)")
     parser.add_argument("--bases", default=None, help="override bases as NAME:FAMILY,NAME:FAMILY")
     parser.add_argument(
+        "--jobs",
+        type=int,
+        default=2,
+        help="processes (default 2: the ground truth runs beside the lineages, each on one core; 1: one after another)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -213,10 +264,20 @@ def main(argv: list[str] | None = None) -> None:
                     "--bases takes NAME:FAMILY pairs separated by commas, e.g. smollm2-135m-instruct:llama."
                 )
             profile = Profile(**{**profile.to_dict(), "bases": tuple(pairs)})
-        run(profile, args.out / (args.run or profile.name))
+        if args.jobs < 1:
+            raise UserError(f"--jobs must be at least 1, not {args.jobs}.")
+        run(profile, args.out / (args.run or profile.name), args.jobs)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except ChildFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(1)
+    finally:
+        for child in _CHILDREN:  # interrupted or failed: stop the ground truth too (it writes only when it succeeds)
+            if child.poll() is None:
+                child.terminate()
+                child.wait()
 
 
 if __name__ == "__main__":
