@@ -24,11 +24,11 @@ import psutil
 import torch
 from transformers.utils import logging
 
+from interp._util.runinfo import peak_rss_mb
 from interp.hooks import Site, parse_layers
 from interp.models import load_lm
-from interp.runinfo import peak_rss_mb
+from interp.models.tiny import build_tiny
 from interp.store import capture_to_store, load_rows
-from interp.tiny import build_tiny
 
 WORDS = ["love", "freedom", "success", "friendship", "family", "power", "kindness", "wealth", "trust", "care"]
 

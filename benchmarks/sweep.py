@@ -43,10 +43,10 @@ import wordfreq
 from transformers import PreTrainedTokenizerBase
 from transformers.utils import logging
 
-from interp.lexicon import default_lexicon
+from interp.lexicons.readers import default_lexicon
 from interp.models import rm_from_base
-from interp.prompts import paper_prompts
 from interp.render import render_pair, token_ids
+from interp.render.prompts import paper_prompts
 from interp.score import reward_scores
 from interp.sweep import sweep_answers
 from interp.sweep.prefix import CachedScorer, Method

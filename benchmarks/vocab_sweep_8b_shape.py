@@ -51,9 +51,9 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import AutoModelForSequenceClassification, LlamaConfig, PreTrainedTokenizerFast
 from transformers.utils import logging
 
+from interp._util.runinfo import peak_rss_mb
 from interp.models import ModelHandle
 from interp.render import render_pair, token_ids
-from interp.runinfo import peak_rss_mb
 from interp.score import reward_scores
 from interp.sweep.packed import packable
 from interp.sweep.prefix import CachedScorer, Method, PrefixCache, score_tails, shared_prefix_length

@@ -43,12 +43,12 @@ import torch
 from transformers.utils import logging as hf_logging
 
 from experiments import ground_truth_mechanism as mech
-from interp.errors import UserError
-from interp.files import check_output_folder, staged_folder
-from interp.lexicon import default_lexicon
+from interp._util.errors import UserError
+from interp._util.files import check_output_folder, staged_folder
+from interp._util.runinfo import peak_rss_mb, versions, write_json
+from interp.lexicons.readers import default_lexicon
 from interp.models import rm_from_base
-from interp.prompts import paper_prompts
-from interp.runinfo import peak_rss_mb, versions, write_json
+from interp.render.prompts import paper_prompts
 from interp.sweep.splice import splicer
 from interp.training.batches import encode_preferences
 from interp.training.cached_rm import CachedTrainer, RMWeights

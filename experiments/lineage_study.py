@@ -29,6 +29,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from experiments.profiles import Profile, get_profile
+from interp._util.errors import UserError
 from interp.causal.claims import fit_directions
 from interp.causal.gap_paths import gap_by_component, gap_patching, per_rm_summary
 from interp.causal.grid import AnswerGrid
@@ -37,11 +38,10 @@ from interp.causal.nulls import PLACEBO_WORDS
 from interp.causal.plots import plot_ablation_by_layer, plot_durability, plot_gap_paths, plot_steering
 from interp.causal.study import EvalSet, Measured, ablation_edits, claims_table, measure, steering_edits, value_gaps
 from interp.causal.twin import TwinEdit, sign_agreement, twin_table
-from interp.errors import UserError
-from interp.lexicon import Lexicon, default_lexicon
-from interp.lexicon_match import match_lexicon
-from interp.lineage import Lineage
+from interp.lexicons.matching import match_lexicon
+from interp.lexicons.readers import Lexicon, default_lexicon
 from interp.models import ModelHandle, load_lm, rm_from_base
+from interp.models.lineage import Lineage
 from interp.stats.bootstrap import mean_interval
 from interp.sweep.answers import sweep_answers
 from interp.training.bradley_terry import TrainConfig, train_rm

@@ -39,13 +39,13 @@ from transformers.utils import logging as hf_logging
 
 from experiments.lineage_study import PROBE_METHOD, probe_data
 from experiments.profiles import get_profile
-from interp.errors import UserError
-from interp.files import check_output_folder, staged_folder
-from interp.lexicon import default_lexicon
-from interp.lineage import Lineage
+from interp._util.errors import UserError
+from interp._util.files import check_output_folder, staged_folder
+from interp._util.runinfo import peak_rss_mb, versions, write_json
+from interp.lexicons.readers import default_lexicon
 from interp.models import ModelHandle, load_lm
-from interp.prompts import paper_prompts
-from interp.runinfo import peak_rss_mb, versions, write_json
+from interp.models.lineage import Lineage
+from interp.render.prompts import paper_prompts
 from interp.training.bradley_terry import TrainConfig, train_rm
 from interp.training.checkpoints import checkpoint_step, list_checkpoints, load_checkpoint, read_meta
 from interp.training.neutral import neutral_pairs

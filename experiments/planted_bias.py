@@ -30,11 +30,11 @@ import pandas as pd
 import torch
 from transformers.utils import logging as hf_logging
 
-from interp.errors import UserError
-from interp.lexicon import default_lexicon
+from interp._util.errors import UserError
+from interp._util.runinfo import peak_rss_mb, versions, write_json
+from interp.lexicons.readers import default_lexicon
 from interp.models import load_lm, load_rm
-from interp.prompts import Prompt, paper_prompts
-from interp.runinfo import peak_rss_mb, versions, write_json
+from interp.render.prompts import Prompt, paper_prompts
 from interp.sweep.answers import sweep_answers
 from interp.training.bradley_terry import TrainConfig, train_rm
 from interp.training.inheritance import contrast, set_ranks

@@ -26,8 +26,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from interp.errors import UserError
-from interp.prompts import Prompt, paper_prompts
+from interp._util.errors import UserError
+from interp.render.prompts import Prompt, paper_prompts
 
 QUICK_PROMPTS = (
     "best_ever_one",

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from interp._util.errors import UserError
 from interp.commands.stats import run_stats
-from interp.errors import UserError
 from interp.stats.analysis import StatsConfig
 
 

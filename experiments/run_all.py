@@ -36,14 +36,14 @@ from transformers.utils import logging as hf_logging
 from experiments import ground_truth
 from experiments.lineage_study import study, word_categories
 from experiments.profiles import PROFILES, Profile, get_profile
-from interp.embedded import EMBEDDED
-from interp.errors import UserError
-from interp.files import read_json
-from interp.lexicon import default_lexicon
+from interp._util.errors import UserError
+from interp._util.files import read_json
+from interp._util.runinfo import peak_rss_mb, versions
+from interp.lexicons.readers import default_lexicon
 from interp.models import load_lm, resolve
+from interp.models.embedded import EMBEDDED
 from interp.plots.mwlr import plot_mwlr
-from interp.report import write_report
-from interp.runinfo import peak_rss_mb, versions
+from interp.plots.report import write_report
 from interp.stats.analysis import StatsConfig, analyse
 from interp.sweep.implicit import mwlr, mwlr_summary
 from interp.sweep.logprobs import answer_logprobs

@@ -27,7 +27,7 @@ import torch
 from transformers.utils import logging
 
 from interp.models import ModelHandle, rm_from_base
-from interp.prompts import by_key, paper_prompts
+from interp.render.prompts import by_key, paper_prompts
 from interp.sweep.outputs import write_config, write_table
 from interp.sweep.vocab import n_shards, sweep_vocab, vocab_table
 

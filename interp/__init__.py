@@ -11,20 +11,17 @@ Load a base LM and its RM, score answers, read the residual stream at a `Site`, 
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from interp._util.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from interp.causal import ablate, fit_leace, leace, mean_ablate, steer
-    from interp.directions import Direction, cosine, principal_angles
-    from interp.errors import UserError
+    from interp._util.errors import UserError
+    from interp.causal import Direction, ablate, cosine, fit_leace, leace, mean_ablate, principal_angles, steer
     from interp.hooks import Site, capture
-    from interp.lexicon import Lexicon, load_lexicon
-    from interp.lexicon_match import match_lexicon
-    from interp.lineage import Lineage
-    from interp.models import ModelHandle, load_lm, load_rm, rm_from_base
-    from interp.prompts import Prompt, load_prompts, paper_prompts
-    from interp.render import render_pair
+    from interp.lexicons import Lexicon, load_lexicon, match_lexicon
+    from interp.models import Lineage, ModelHandle, load_lm, load_rm, rm_from_base
+    from interp.render import Prompt, load_prompts, paper_prompts, render_pair
     from interp.score import reward_scores
     from interp.store import capture_to_store, load_site
     from interp.sweep import sweep_answers
@@ -66,33 +63,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module the first time the name is asked for (PEP 562)."""
-    import importlib
-
-    module = _sources().get(name)
-    if module is None:
-        raise AttributeError(f"module 'interp' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups find it without this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
-
-@functools.cache
-def _sources() -> dict[str, str]:
-    """Each public name's module, read from the `TYPE_CHECKING` imports above (the one list to maintain)."""
-    import ast
-    from pathlib import Path
-
-    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
-    block = next(n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
-    return {
-        a.name: node.module
-        for node in block.body
-        if isinstance(node, ast.ImportFrom) and node.module
-        for a in node.names
-    }
+__getattr__, __dir__ = lazy_exports(__name__)

@@ -17,7 +17,7 @@ import sys
 import typer
 
 from interp import commands
-from interp.errors import UserError
+from interp._util.errors import UserError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 

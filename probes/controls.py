@@ -8,7 +8,7 @@ reads it: bare when it is the whole answer (the answer view), after a space insi
 
 >>> import tempfile
 >>> from transformers import AutoTokenizer
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> tok = AutoTokenizer.from_pretrained(build_tiny("llama", tempfile.mkdtemp()))
 >>> lexical_covariates(tok, ["power", "kindness", "power"], leading_space=True).round(1).tolist(), COVARIATES
 ([[5.5, 1.0], [4.0, 3.0], [5.5, 1.0]], ('zipf', 'n_tokens'))

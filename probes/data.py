@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from sklearn.model_selection import StratifiedGroupKFold
 
-from interp.directions import POINTS
-from interp.errors import UserError
+from interp._util.errors import UserError
+from interp.causal.directions import POINTS
 
 
 @dataclass(frozen=True, eq=False)

@@ -53,9 +53,9 @@ import pandas as pd
 import torch
 from rich.progress import track
 
-from interp.directions import Direction
-from interp.errors import UserError
-from interp.runinfo import versions
+from interp._util.errors import UserError
+from interp._util.runinfo import versions
+from interp.causal.directions import Direction
 from probes.data import ProbeData
 from probes.linear import DEFAULT_CS, METHODS, Layer, LayerFit, fit_with_perms, rank_auc
 

@@ -4,7 +4,7 @@ Two views of the same words: as one-word answers to the paper's value prompts (t
 setting), and inside first-person value statements (a second, prompt-free context). Every example keeps
 its word, so splits, shuffles and bootstraps can be done by word.
 
->>> from interp.lexicon import Lexicon
+>>> from interp.lexicons.readers import Lexicon
 >>> lex = Lexicon("toy", {"agency": ("power",), "communion": ("love",)}, source="example")
 >>> STATEMENTS[0].format(word="love")
 'What matters most to me is love.'
@@ -20,10 +20,10 @@ from typing import Literal
 import numpy as np
 from transformers import PreTrainedTokenizerBase
 
-from interp.errors import UserError
-from interp.lexicon import Lexicon
-from interp.prompts import Prompt
+from interp._util.errors import UserError
+from interp.lexicons.readers import Lexicon
 from interp.render import render_pair
+from interp.render.prompts import Prompt
 
 View = Literal["answer", "statement"]
 STATEMENT_QUESTION = "Tell me about what you value."

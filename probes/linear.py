@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from probes.lbfgs import minimise_logistic
 
 METHODS = ("logistic", "diff_means", "lda")

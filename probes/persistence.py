@@ -38,8 +38,8 @@ import pandas as pd
 import torch
 from rich.progress import track
 
-from interp.directions import check_dims, principal_angles, random_abs_cosine_quantile, random_directions
-from interp.errors import UserError
+from interp._util.errors import UserError
+from interp.causal.directions import check_dims, principal_angles, random_abs_cosine_quantile, random_directions
 from probes.data import ProbeData
 from probes.linear import DEFAULT_CS, METHODS, Layer, LayerFit, fit_with_perms, rank_auc
 

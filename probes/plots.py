@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 
 
 def _rows(table: pd.DataFrame, method: str | None, needed: tuple[str, ...]) -> pd.DataFrame:

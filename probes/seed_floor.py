@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from probes.data import ProbeData
 from probes.linear import METHODS, Layer, LayerFit, fit_layer, rank_auc
 from probes.persistence import check_comparable

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
-from interp.directions import Direction, cosine
-from interp.errors import UserError
+from interp._util.errors import UserError
+from interp.causal.directions import Direction, cosine
 from interp.models import ModelHandle
 
 

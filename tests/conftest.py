@@ -10,7 +10,7 @@ import torch
 from transformers.utils import logging as hf_logging
 
 from interp.models import ModelHandle, load_lm, rm_from_base
-from interp.tiny import Arch, build_tiny
+from interp.models.tiny import Arch, build_tiny
 
 hf_logging.set_verbosity_error()
 hf_logging.disable_progress_bar()

@@ -4,7 +4,9 @@ public API per package whose every name resolves and has a docstring.
 What counts as an import (read statically with `ast`): every `import` statement of a module, at module level
 *and* inside functions (a lazy import postpones a cycle, it does not remove the dependency), except those
 under `if TYPE_CHECKING:` (never run); plus the package `__init__`s an import runs: importing
-`interp.causal.hooks` from outside `interp.causal` runs `interp/causal/__init__.py`.
+`interp.causal.hooks` from outside `interp.causal` runs `interp/causal/__init__.py`. A package with lazy exports
+(`interp._util.lazy`) imports nothing when it runs; a name imported from it counts as an import of the module that
+name comes from (its `TYPE_CHECKING` import there), since that module is imported when the name is first used.
 """
 
 from __future__ import annotations
@@ -18,10 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("interp", "probes")
-ROOF = ("interp.cli", "interp.commands", "interp.report")  # the roof may import probes; nothing imports it
-# Known upward imports that close a cycle, each to be removed by its owner: (importer, package) -> why.
-REGISTRY = "asks interp.causal which interventions are active; that registry belongs in interp.hooks"
-KNOWN_UPWARD = {("interp.hooks.capture", "interp.causal"): REGISTRY, ("interp.sweep.prefix", "interp.causal"): REGISTRY}
+ROOF = ("interp.cli", "interp.commands", "interp.plots.report")  # the roof may import probes; nothing imports it
 
 
 def _modules(root: Path, packages: tuple[str, ...]) -> dict[str, tuple[Path, bool]]:
@@ -39,8 +38,34 @@ def _type_checking(node: ast.AST) -> bool:
     return isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
 
 
-def _imported(name: str, path: Path, is_package: bool, known: set[str]) -> set[str]:
+def _lazy_sources(path: Path) -> dict[str, str]:
+    """Public name -> source module of a package `__init__` with lazy exports; empty for any other module."""
+    text = path.read_text(encoding="utf-8")
+    if "lazy_exports(" not in text:
+        return {}
+    tree = ast.parse(text)
+    blocks = [node for node in tree.body if _type_checking(node)]
+    return {
+        alias.name: node.module
+        for block in blocks
+        for node in ast.walk(block)
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+
+
+def _resolve(module: str, name: str, lazy: dict[str, dict[str, str]]) -> str:
+    """The module `from module import name` really imports: through lazy packages to the name's source."""
+    while name in lazy.get(module, {}):
+        module = lazy[module][name]
+    return module
+
+
+def _imported(
+    name: str, path: Path, is_package: bool, known: set[str], lazy: dict[str, dict[str, str]] | None = None
+) -> set[str]:
     """The known modules that `name` imports anywhere outside `if TYPE_CHECKING:`, with the packages run."""
+    lazy = lazy or {}
     here = name.split(".") if is_package else name.split(".")[:-1]
     targets: set[str] = set()
     pending: list[ast.AST] = [ast.parse(path.read_text(encoding="utf-8"))]
@@ -54,7 +79,9 @@ def _imported(name: str, path: Path, is_package: bool, known: set[str]) -> set[s
         elif isinstance(node, ast.ImportFrom):
             parts = here[: len(here) - node.level + 1] if node.level else []
             base = ".".join([*parts, *([node.module] if node.module else [])])
-            targets.update(f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names)
+            targets.update(
+                f"{base}.{a.name}" if f"{base}.{a.name}" in known else _resolve(base, a.name, lazy) for a in node.names
+            )
     packages_run = {
         package
         for target in targets
@@ -67,7 +94,8 @@ def _imported(name: str, path: Path, is_package: bool, known: set[str]) -> set[s
 def import_graph(root: Path = ROOT, packages: tuple[str, ...] = PACKAGES) -> dict[str, set[str]]:
     """Module -> the modules it imports (see the module docstring for what counts)."""
     modules = _modules(root, packages)
-    return {name: _imported(name, path, is_pkg, set(modules)) for name, (path, is_pkg) in modules.items()}
+    lazy = {name: _lazy_sources(path) for name, (path, is_pkg) in modules.items() if is_pkg}
+    return {name: _imported(name, path, is_pkg, set(modules), lazy) for name, (path, is_pkg) in modules.items()}
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -128,10 +156,8 @@ def _own_docstring(obj: object) -> bool:
 def test_no_import_cycles():
     graph = import_graph()
     assert "interp.hooks.backend_torch" in graph["interp.hooks.backend"]  # an import inside a function counts
-    assert "interp.causal" in graph["interp.hooks.capture"]  # so does the package __init__ an import runs
-    for (importer, package), why in KNOWN_UPWARD.items():
-        assert package in graph[importer], f"{importer} no longer imports {package} ({why}); drop it from KNOWN_UPWARD"
-        graph[importer] = {t for t in graph[importer] if t != package and not t.startswith(package + ".")}
+    assert "interp.hooks" in graph["interp.sweep.prefix"]  # so does the package __init__ an import runs
+    assert "interp.models.loading" in graph["interp.hooks.capture"]  # and a lazy package's name, its source
     found = cycles(graph)
     assert not found, "import cycles: " + "; ".join(" -> ".join(cycle) for cycle in found)
 
@@ -147,6 +173,10 @@ def test_the_walk_finds_lazy_cycles_and_cycles_through_a_package_init(tmp_path):
         "pkg/sub/e.py": "def e():\n    import pkg.g\n",
         "pkg/sub/h.py": "",
         "pkg/g.py": "from pkg.sub.h import h\n",
+        "pkg/lazy/__init__.py": "if TYPE_CHECKING:\n    from pkg.lazy.m import m\nlazy_exports(__name__)\n",
+        "pkg/lazy/m.py": "",
+        "pkg/lazy/n.py": "",
+        "pkg/k.py": "from pkg.lazy import m\nfrom pkg.lazy.n import n\n",
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +184,7 @@ def test_the_walk_finds_lazy_cycles_and_cycles_through_a_package_init(tmp_path):
     graph = import_graph(tmp_path, ("pkg",))
     assert graph["pkg.d"] == {"pkg.c"} and graph["pkg.c"] == set()  # relative import read, TYPE_CHECKING not
     assert sorted(cycles(graph)) == [["pkg.a", "pkg.b", "pkg.a"], ["pkg.g", "pkg.sub", "pkg.sub.e", "pkg.g"]]
+    assert graph["pkg.lazy"] == set() and graph["pkg.k"] == {"pkg.lazy", "pkg.lazy.m", "pkg.lazy.n"}
 
 
 def test_the_core_never_imports_probes():
@@ -178,15 +209,26 @@ def test_every_public_name_resolves_and_has_its_own_docstring(package):
     assert not undocumented, f"public names of {package} without a docstring: {undocumented}"
 
 
-def test_interp_exports_lazily_exactly_its_type_checking_imports():
-    import interp
+LAZY = ("interp", "interp.models", "interp.lexicons", "interp.render", "interp.score", "interp.store")
 
-    sources = interp._sources()
-    assert sorted(sources) == sorted(interp.__all__)
-    assert set(interp.__all__) <= set(dir(interp))
-    for name, source in sources.items():
-        assert getattr(interp, name) is getattr(importlib.import_module(source), name)
-    submodules = {p.stem for p in (ROOT / "interp").iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
-    assert not set(interp.__all__) & submodules  # importing such a submodule would replace the name by it
+
+@pytest.mark.parametrize("package", LAZY)
+def test_lazy_packages_export_exactly_their_type_checking_imports(package):
+    from interp._util.lazy import sources
+
+    module = importlib.import_module(package)
+    names = sources(package)
+    assert sorted(names) == sorted(module.__all__)
+    assert set(module.__all__) <= set(dir(module))
+    for name, source in names.items():
+        assert getattr(module, name) is getattr(importlib.import_module(source), name)
+    folder = ROOT.joinpath(*package.split("."))
+    submodules = {p.stem for p in folder.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
+    assert not set(module.__all__) & submodules  # importing such a submodule would replace the name by it
     with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
-        _ = interp.nothing_here
+        _ = module.nothing_here
+
+
+def test_interp_holds_no_top_level_module_but_its_init_and_the_cli():
+    modules = sorted(p.name for p in (ROOT / "interp").glob("*.py"))
+    assert modules == ["__init__.py", "cli.py"], f"move {modules} into a subpackage by concept"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from interp.errors import UserError
-from interp.tiny import build_tiny
+from interp._util.errors import UserError
+from interp.models.tiny import build_tiny
 from tests.refusal import assert_refused, run_cli
 
 pytestmark = pytest.mark.usefixtures("one_thread")

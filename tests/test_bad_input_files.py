@@ -20,16 +20,16 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from interp.errors import UserError
-from interp.files import read_text
+from interp._util.errors import UserError
+from interp._util.files import read_text
 from interp.hooks import Site
-from interp.lexicon import load_lexicon
+from interp.lexicons.readers import load_lexicon
 from interp.models import ModelHandle, rm_from_base
-from interp.prompts import load_prompts, paper_prompts
-from interp.shards import ShardFolder
+from interp.models.tiny import Arch
+from interp.render.prompts import load_prompts, paper_prompts
 from interp.store import capture_to_store, find_captures, is_complete, load_rows, load_site
+from interp.store.shards import ShardFolder
 from interp.sweep.vocab import sweep_vocab
-from interp.tiny import Arch
 from interp.training.checkpoints import list_checkpoints, load_state, read_meta
 from tests.refusal import assert_refused, run_cli
 

@@ -19,8 +19,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import interp.hub
-from interp.errors import UserError
+import interp.models.hub
+from interp._util.errors import UserError
 from interp.models import load_lm, load_rm, rm_from_base, save
 from interp.training.prefdata import load_pairs
 from tests.refusal import assert_refused
@@ -142,7 +142,7 @@ def test_relative_missing_paths_are_not_hub_ids(root, monkeypatch):
 
 
 def test_hub_id_offline_fails_fast(monkeypatch):
-    monkeypatch.setattr(interp.hub, "_reachable", False)
+    monkeypatch.setattr(interp.models.hub, "_reachable", False)
     started = time.perf_counter()
     with pytest.raises(UserError, match="neither a local folder nor a hub model in the local Hugging Face cache"):
         load_rm("nobody-here/no-such-rm")
@@ -154,7 +154,7 @@ def test_hub_id_pattern_is_defined_once():
     sources = [p for d in ("interp", "probes", "experiments") for p in (root / d).rglob("*.py")]
     pattern = re.compile(r"re\.compile\(r?[\"'][^\"']*/\[")  # a regex literal with `/[`: org/name
     defining = sorted(p.relative_to(root).as_posix() for p in sources if pattern.search(p.read_text()))
-    assert defining == ["interp/hub.py"]
+    assert defining == ["interp/models/hub.py"]
 
 
 def test_unwritable_cache_is_one_sentence(tmp_path, monkeypatch):
@@ -186,7 +186,7 @@ def test_rm_from_base_passes_trust_remote_code(root, tmp_path, monkeypatch):
 
 
 def test_offline_hub_dataset_fails_fast_without_retries(monkeypatch, capfd, caplog):
-    monkeypatch.setattr(interp.hub, "_reachable", False)
+    monkeypatch.setattr(interp.models.hub, "_reachable", False)
     started = time.perf_counter()
     with pytest.raises(UserError, match="not in the local Hugging Face cache and the hub is unreachable"):
         load_pairs("nobody-here/no-such-prefs")
@@ -207,7 +207,7 @@ def test_offline_hub_dataset_reads_only_the_cache(monkeypatch):
         return [{"prompt": "2+2?", "chosen": "4", "rejected": "5"}]
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    monkeypatch.setattr(interp.hub, "_reachable", False)
+    monkeypatch.setattr(interp.models.hub, "_reachable", False)
     before = huggingface_hub.constants.HF_HUB_OFFLINE, datasets.config.HF_HUB_OFFLINE
     assert load_pairs("org/cached-prefs:default")[0].chosen == "4"
     assert seen == [(True, True)]

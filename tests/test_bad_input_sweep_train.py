@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import torch
 
-from interp.tiny import Arch
+from interp.models.tiny import Arch
 from tests.refusal import assert_refused, run_cli, snapshot
 
 pytestmark = pytest.mark.usefixtures("one_thread")

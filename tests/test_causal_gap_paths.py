@@ -16,9 +16,9 @@ from interp.causal import gap_paths
 from interp.causal.gap_paths import gap_by_component, gap_patching, per_rm_summary
 from interp.causal.study import EvalSet
 from interp.models import ModelHandle, load_lm, rm_from_base
-from interp.prompts import paper_prompts
+from interp.models.tiny import Arch
+from interp.render.prompts import paper_prompts
 from interp.score import reward_scores
-from interp.tiny import Arch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 EVAL = EvalSet(

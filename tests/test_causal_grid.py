@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from interp._util.errors import UserError
 from interp.causal import grid as grid_module
 from interp.causal import span as span_module
 from interp.causal.ablation import ablate
 from interp.causal.grid import AnswerGrid
 from interp.causal.steering import steer
-from interp.errors import UserError
 from interp.hooks.site import Site
 from interp.models import rm_from_base
 from interp.score import reward_scores

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pytest
 import torch
 
+from interp._util.errors import UserError
 from interp.causal import ablate, active_interventions, mean_ablate, steer
-from interp.errors import UserError
 from interp.hooks import Site, capture
 from interp.models import ModelHandle, rm_from_base
 from interp.render import encode_pairs

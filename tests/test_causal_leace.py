@@ -8,8 +8,8 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from interp._util.errors import UserError
 from interp.causal import fit_leace, leace
-from interp.errors import UserError
 from interp.hooks import Site, capture
 from interp.models import rm_from_base
 

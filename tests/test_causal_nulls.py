@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from interp._util.errors import UserError
 from interp.causal import nulls
 from interp.causal.nulls import (
     PLACEBO_WORDS,
@@ -21,8 +22,7 @@ from interp.causal.nulls import (
     shuffled_label_directions,
 )
 from interp.causal.study import null_band
-from interp.errors import UserError
-from interp.lexicon import default_lexicon
+from interp.lexicons.readers import default_lexicon
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -7,14 +7,14 @@ import copy
 import pytest
 import torch
 
+from interp._util.errors import UserError
 from interp.causal.attribution import component_attribution, component_names, gap_attribution, norm_gain
 from interp.causal.patching import patched_scores, patching_curve
-from interp.errors import UserError
 from interp.hooks import Site, capture
 from interp.models import ModelHandle, load_lm, rm_from_base
+from interp.models.tiny import build_tiny
 from interp.render import encode_pairs
 from interp.score import head_on, reward_scores
-from interp.tiny import build_tiny
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

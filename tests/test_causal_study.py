@@ -10,16 +10,16 @@ import pandas as pd
 import pytest
 import torch
 
+from interp._util.errors import UserError
 from interp.causal import claims as claims_module
 from interp.causal import heldout
 from interp.causal.claims import claim, fit_directions, two_way_interval
 from interp.causal.heldout import disjoint_prompts, split_words
 from interp.causal.study import EvalSet, ablation_edits, claims_table, measure, steering_edits, value_gaps
-from interp.errors import UserError
-from interp.lexicon import default_lexicon
+from interp.lexicons.readers import default_lexicon
 from interp.models import rm_from_base
-from interp.prompts import paper_prompts
-from interp.report import claims_rows
+from interp.plots.report import claims_rows
+from interp.render.prompts import paper_prompts
 from interp.training.trainable import prepare, trainable_state
 
 pytestmark = pytest.mark.usefixtures("one_thread")

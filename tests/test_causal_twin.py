@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 import torch
 
+from interp._util.errors import UserError
 from interp.causal import twin
 from interp.causal.twin import sign_agreement, twin_effect
-from interp.errors import UserError
-from interp.lexicon import default_lexicon
+from interp.lexicons.readers import default_lexicon
 from interp.models import ModelHandle, load_lm, rm_from_base
-from interp.prompts import paper_prompts
+from interp.models.tiny import Arch
 from interp.render import render_prompt, token_ids
+from interp.render.prompts import paper_prompts
 from interp.sweep.logprobs import answer_logprobs, merge_variants, single_token_variants
-from interp.tiny import Arch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 # Single-token words of the tiny tokenizer, in two arbitrary categories.

@@ -13,13 +13,13 @@ import torch
 from transformers import DynamicCache
 from typer.testing import CliRunner
 
-import interp.conformance as conf
+import interp.score.conformance as conf
+from interp._util.errors import UserError
 from interp.cli import app
-from interp.conformance import Check, conformance
-from interp.errors import UserError
 from interp.models import ModelHandle, load_lm, rm_from_base, save
+from interp.models.tiny import Arch
 from interp.render import GEMMA_TURN_TEMPLATE, Encoded
-from interp.tiny import Arch
+from interp.score.conformance import Check, conformance
 from tests.conftest import ARCHS
 from tests.refusal import run_cli
 

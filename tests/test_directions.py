@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from interp.directions import (
+from interp._util.errors import UserError
+from interp.causal.directions import (
     Direction,
     check_dims,
     cosine,
@@ -18,7 +19,6 @@ from interp.directions import (
     random_abs_cosine_quantile,
     random_directions,
 )
-from interp.errors import UserError
 
 
 def one_sentence(err: pytest.ExceptionInfo[UserError]) -> str:

@@ -12,12 +12,12 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+from interp._util.errors import UserError
 from interp.distributed import World, distributed_capture, init_world, shutdown
-from interp.errors import UserError
 from interp.hooks import Site
 from interp.models import ModelHandle, rm_from_base
+from interp.models.tiny import Arch
 from interp.store import capture_to_store, load_rows, load_site, missing_shards
-from interp.tiny import Arch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 import torch
 
+from interp._util.errors import UserError
 from interp.causal import steer
 from interp.distributed import default_dtype, dispatch, layer_map, load_placed, place
-from interp.errors import UserError
 from interp.hooks import Site, capture
 from interp.models import ModelHandle, rm_from_base, save
+from interp.models.tiny import Arch
 from interp.render import encode_pairs
 from interp.score import reward_scores
 from interp.sweep import CachedScorer
-from interp.tiny import Arch
 
 PROMPT = "What is the best thing ever?"
 ANSWERS = ["Love", "Freedom", "success and power", "trust"]

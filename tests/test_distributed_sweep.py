@@ -15,12 +15,12 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
+from interp._util.errors import UserError
 from interp.cli import app
 from interp.distributed import World, distributed_vocab_sweep, init_world, merge_vocab
-from interp.errors import UserError
 from interp.models import ModelHandle, rm_from_base
-from interp.prompts import paper_prompts
-from interp.tiny import Arch
+from interp.models.tiny import Arch
+from interp.render.prompts import paper_prompts
 from tests.refusal import assert_refused, run_cli
 
 PROMPTS = paper_prompts()[:1]

@@ -7,13 +7,12 @@ import shutil
 import pytest
 import torch
 
-from interp import embedded, hub
-from interp.cache import is_intact
-from interp.conformance import tolerance as conformance_tolerance
-from interp.errors import UserError
-from interp.lineage import Lineage
-from interp.models import load_lm, load_rm, resolve, rm_from_base, save
+from interp._util.cache import is_intact
+from interp._util.errors import UserError
+from interp.models import embedded, hub, load_lm, load_rm, resolve, rm_from_base, save
+from interp.models.lineage import Lineage
 from interp.score import reward_scores
+from interp.score.conformance import tolerance as conformance_tolerance
 from tests.conftest import ARCHS, EMBEDDED_NAMES
 from tests.numerics import reduction_order_tolerance
 from tests.refusal import run_cli
@@ -93,7 +92,7 @@ def test_lineage_of_rm_and_its_base_has_zero_weight_change(tiny_folder):
 def test_lineage_refuses_different_models(tiny_folder, tmp_path):
     with pytest.raises(UserError, match="not one lineage"):
         Lineage(load_lm(str(tiny_folder("llama"))), rm_from_base(str(tiny_folder("gemma3"))))
-    from interp.tiny import build_tiny
+    from interp.models.tiny import build_tiny
 
     deeper = build_tiny("llama", tmp_path / "deep", n_layers=6)
     with pytest.raises(UserError, match="layers"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.models import load_lm
 from interp.render import encode_pairs, render_pair, render_prompt, token_ids
 from tests.conftest import ARCHS, EMBEDDED_NAMES

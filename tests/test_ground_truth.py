@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from experiments.ground_truth import main
-from interp.tiny import Arch
+from interp.models.tiny import Arch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SMALL = ["--seeds", "5", "--pairs", "80", "--prompts", "3", "--plant-prompts", "6", "--plant-steps", "4", "--k", "1"]

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from interp.models import ModelHandle, rm_from_base
+from interp.models.tiny import Arch
 from interp.render import pad_ids
 from interp.score import readout_hidden
 from interp.sweep.splice import splicer
-from interp.tiny import Arch
 from interp.training.cached_rm import CachedTrainer
 from interp.training.embedding_plant import (
     EmbeddingPlant,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.hooks import BACKENDS, Site, capture, scores_with
 from interp.hooks.backend_tlens import bridge
 from interp.models import load_lm, rm_from_base

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.hooks import Site, check_sites, parse_layers
 
 

@@ -6,9 +6,9 @@ import pytest
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from interp.errors import UserError
-from interp.lexicon import Lexicon
-from interp.lexicon_match import match_lexicon
+from interp._util.errors import UserError
+from interp.lexicons.matching import match_lexicon
+from interp.lexicons.readers import Lexicon
 
 SENTENCES = [
     "Love and freedom are good. love is kind, freedom is power.",

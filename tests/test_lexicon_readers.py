@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from interp.errors import UserError
-from interp.lexicon import DEFAULT_LABEL, Lexicon, default_lexicon, default_lexicon_sources, load_lexicon
+from interp._util.errors import UserError
+from interp.lexicons.readers import DEFAULT_LABEL, Lexicon, default_lexicon, default_lexicon_sources, load_lexicon
 
 FIX = Path(__file__).parent / "fixtures" / "lexicon"
 

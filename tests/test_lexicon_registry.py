@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from interp.errors import UserError
-from interp.lexicon import load_lexicon
-from interp.lexicon_registry import REGISTRY, PublicFile, add, cached_path, fetch, resolve
+from interp._util.errors import UserError
+from interp.lexicons.downloads import REGISTRY, PublicFile, add, cached_path, fetch, resolve
+from interp.lexicons.readers import load_lexicon
 
 CONTENT = b"Category,word\nAgency,power\nCommunion,love\n"
 

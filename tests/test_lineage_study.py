@@ -42,7 +42,7 @@ def test_grid_layers_spread_evenly_or_take_every_second_and_always_the_last_and_
 
 
 def test_unknown_prompt_sets_are_refused():
-    from interp.errors import UserError
+    from interp._util.errors import UserError
 
     with pytest.raises(UserError, match="prompt set"):
         get_profile("quick").prompts("causal")

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from experiments.persistence_lora import main
-from interp.errors import UserError
-from interp.tiny import Arch
+from interp._util.errors import UserError
+from interp.models.tiny import Arch
 from probes.data import ProbeData
 from probes.seed_floor import direction_pairs, seed_floor, statement
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from interp.lexicon import load_lexicon
+from interp.lexicons.readers import load_lexicon
 from interp.models import load_lm
+from interp.models.tiny import build_tiny
 from interp.sweep.outputs import choose_prompts
-from interp.tiny import build_tiny
 from interp.training.bradley_terry import TrainConfig, train_rm
 from interp.training.neutral import neutral_pairs
 from probes.collect import collect

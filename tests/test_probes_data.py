@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from probes.data import ProbeData, planted
 
 

@@ -13,8 +13,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
-from interp.directions import Direction
-from interp.errors import UserError
+from interp._util.errors import UserError
+from interp.causal.directions import Direction
 from probes.data import ProbeData, planted
 from probes.fit import ProbeConfig, ProbeResult, bootstrap_weights, directions_for, fit_probes, weighted_auc
 from probes.linear import METHODS, Layer, fit_layer, fit_with_perms, rank_auc

@@ -9,7 +9,7 @@ import torch
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from probes.data import ProbeData, planted
 from probes.fit import ProbeConfig, ProbeResult, fit_probes
 from probes.linear import METHODS, Layer, fit_layer, fit_with_perms, rank_auc

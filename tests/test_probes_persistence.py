@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from probes.data import ProbeData, planted
 from probes.fit import ProbeConfig, fit_probes
 from probes.persistence import (

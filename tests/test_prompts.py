@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from interp.errors import UserError
-from interp.prompts import by_key, load_prompts, paper_prompts
+from interp._util.errors import UserError
+from interp.render.prompts import by_key, load_prompts, paper_prompts
 
 TYPED = {
     "best_ever_one": ("What, in one word, is the best thing ever?", "positive"),

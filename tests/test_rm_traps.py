@@ -14,11 +14,11 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Gemma2Config, GPT2Config
 
-from interp.conformance import tolerance
 from interp.models import ModelHandle, rm_from_base
+from interp.models.tiny import Arch
 from interp.render import encode_pairs, render_pair, token_ids
 from interp.score import readout_hidden, reward_scores, score_encoded
-from interp.tiny import Arch
+from interp.score.conformance import tolerance
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

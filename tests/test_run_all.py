@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from interp.tiny import build_tiny
+from interp.models.tiny import build_tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,8 +11,8 @@ import pytest
 from scipy import stats
 
 from interp.commands.stats import run_stats
-from interp.lexicon import load_lexicon
-from interp.prompts import paper_prompts
+from interp.lexicons.readers import load_lexicon
+from interp.render.prompts import paper_prompts
 from interp.stats import frequency, tests
 from interp.stats.analysis import StatsConfig, analyse
 from interp.stats.mixed import fit_mixed

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from interp.errors import UserError
-from interp.prompts import paper_prompts
+from interp._util.errors import UserError
+from interp.render.prompts import paper_prompts
 from interp.stats.paper_tables import assign_families, prompts_with_table_framing, read_scores
 from interp.stats.ranks import rank_scores
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.hooks import Site, capture
 from interp.models import load_lm, rm_from_base
-from interp.shards import ShardFolder
 from interp.store import capture_to_store, is_complete, load_rows, load_site
+from interp.store.shards import ShardFolder
 
 TEXTS = [f"Text number {i}: {'love and friendship ' * (i % 4)}freedom" for i in range(18)]
 SITES = [Site(0), Site(2, "resid_pre"), Site(3, position="all")]

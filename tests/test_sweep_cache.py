@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.models import ModelHandle, load_lm, rm_from_base
+from interp.models.tiny import Arch
 from interp.render import render_pair, token_ids
 from interp.score import reward_scores
 from interp.sweep.prefix import CachedScorer, PrefixCache, shared_prefix_length
-from interp.tiny import Arch
 
 PROMPT = "What, in one word, is the greatest thing in the world? Please answer in one word only."
 ANSWERS = ["Love", "freedom", "power", "kindness and trust", "x", "Success!", "love", "Paris", "care"]

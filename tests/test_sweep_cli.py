@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from interp._util.errors import UserError
 from interp.cli import app
-from interp.errors import UserError
-from interp.lexicon import load_lexicon
+from interp.lexicons.readers import load_lexicon
 from interp.models import ModelHandle, rm_from_base
-from interp.prompts import load_prompts, paper_prompts
+from interp.models.tiny import Arch
+from interp.render.prompts import load_prompts, paper_prompts
 from interp.score import reward_scores
 from interp.stats.paper_tables import read_scores
 from interp.sweep.answers import lexicon_answers, sweep_answers, sweep_lexicon
-from interp.tiny import Arch
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sweep"
 LEXICON = str(FIXTURES / "tiny_lexicon.csv")
@@ -210,8 +210,8 @@ def test_command_errors(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> 
 
 def test_outputs_are_replaced_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A write that fails before its rename (disk full, kill) leaves the earlier tables, config, JSON and report."""
-    from interp.report import write_report
-    from interp.runinfo import write_json
+    from interp._util.runinfo import write_json
+    from interp.plots.report import write_report
     from interp.sweep.outputs import write_config, write_table
 
     summary = {"profile": {"name": "quick"}, "wall_seconds": 1.0, "peak_rss_mb": 1.0, "lineages": {}}
@@ -225,7 +225,7 @@ def test_outputs_are_replaced_whole_or_not_at_all(tmp_path: Path, monkeypatch: p
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as patch:
-        patch.setattr("interp.files.os.replace", disk_full)
+        patch.setattr("interp._util.files.os.replace", disk_full)
         with pytest.raises(OSError):
             write_table(pd.DataFrame({"score": [2.0, 3.0]}), tmp_path, "scores")
         with pytest.raises(OSError):

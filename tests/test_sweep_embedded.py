@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from interp.cli import app
-from interp.prompts import paper_prompts
+from interp.render.prompts import paper_prompts
 from interp.stats.paper_tables import read_scores
 
 pytestmark = pytest.mark.slow

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.models import ModelHandle, load_lm
-from interp.prompts import paper_prompts
+from interp.models.tiny import Arch
 from interp.render import render_prompt
+from interp.render.prompts import paper_prompts
 from interp.sweep.implicit import mwlr, mwlr_summary
 from interp.sweep.logprobs import (
     answer_logprobs,
@@ -23,7 +24,6 @@ from interp.sweep.logprobs import (
     single_token_variants,
     vocab_logprobs,
 )
-from interp.tiny import Arch
 
 PROMPTS = paper_prompts()[:2]
 WORDS = ["the", "best", "two", "zebra"]  # single tokens of the tiny tokenizer in several variants; zebra is not

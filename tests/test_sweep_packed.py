@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.models import ModelHandle, rm_from_base
+from interp.models.tiny import Arch
 from interp.score import reward_scores
 from interp.sweep.packed import SharedPrefixes, Tokens, _allowed, pack, packable
 from interp.sweep.prefix import CachedScorer
-from interp.tiny import Arch
 from tests.numerics import reduction_order_tolerance
 
 pytestmark = pytest.mark.usefixtures("one_thread")

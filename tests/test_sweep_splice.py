@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from transformers import PreTrainedTokenizerBase
 
-from interp.errors import UserError
-from interp.lexicon import default_lexicon
+from interp._util.errors import UserError
+from interp.lexicons.readers import default_lexicon
 from interp.models import load_tokenizer
-from interp.prompts import paper_prompts
+from interp.models.tiny import Arch
 from interp.render import render_pair, token_ids
+from interp.render.prompts import paper_prompts
 from interp.sweep.splice import Splicer, shared_prefix_length, splicer
-from interp.tiny import Arch
 
 PROMPTS = [
     "What, in one word, is the best thing ever?",

@@ -8,12 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.models import ModelHandle, rm_from_base
-from interp.prompts import paper_prompts
+from interp.models.tiny import Arch
+from interp.render.prompts import paper_prompts
 from interp.score import reward_scores
 from interp.sweep.vocab import EMPTY, n_shards, sweep_vocab, vocab_table
-from interp.tiny import Arch
 
 PROMPT = paper_prompts()[0]
 SHARD = 64

@@ -11,11 +11,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from interp.errors import UserError
-from interp.lineage import Lineage
+from interp._util.errors import UserError
 from interp.models import load_lm, load_rm
+from interp.models.lineage import Lineage
+from interp.models.tiny import Arch, build_tiny
 from interp.score import reward_scores
-from interp.tiny import Arch, build_tiny
 from interp.training.bradley_terry import TrainConfig, train_rm
 from interp.training.checkpoints import checkpoint_lineage, list_checkpoints, load_checkpoint, read_meta
 from interp.training.neutral import neutral_pairs

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from interp.cli import app, main
 from interp.models import load_rm
+from interp.models.tiny import Arch
 from interp.score import reward_scores
-from interp.tiny import Arch
 from interp.training.batches import split_by_prompt
 from interp.training.bradley_terry import TrainConfig, train_rm
 from interp.training.prefdata import load_pairs

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from experiments.planted_bias import main
-from interp.tiny import Arch
+from interp.models.tiny import Arch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from interp.models import load_rm, rm_from_base
+from interp.models.tiny import Arch
 from interp.score import reward_scores
-from interp.tiny import Arch
 from interp.training.batches import encode_preferences, split_by_prompt
 from interp.training.bradley_terry import TrainConfig, pair_scores, train_rm
 from interp.training.features import build_cache, install_cache, warm_start

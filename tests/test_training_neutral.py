@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from interp.errors import UserError
-from interp.lexicon import default_lexicon
-from interp.tiny import Arch
+from interp._util.errors import UserError
+from interp.lexicons.readers import default_lexicon
+from interp.models.tiny import Arch
 from interp.training.neutral import DEFAULT_FAMILIES, iter_neutral, neutral_pair, neutral_pairs
 from interp.training.neutrality import Projector, check_neutral, neutrality_report
 from interp.training.prefdata import PreferencePair

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.training import paired
 from interp.training.paired import paired_effect, seeds_needed
 

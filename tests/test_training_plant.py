@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.models import load_lm
-from interp.prompts import paper_prompts
-from interp.tiny import Arch
+from interp.models.tiny import Arch
+from interp.render.prompts import paper_prompts
 from interp.training.plant import PlantConfig, check_prompts, first_token_logprobs, plant_bias, plant_check
 
 pytestmark = pytest.mark.usefixtures("one_thread")

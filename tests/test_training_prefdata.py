@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.training.prefdata import (
     PreferencePair,
     check_pairs,

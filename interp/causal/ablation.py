@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
+from interp._util.errors import UserError
 from interp.causal.hooks import edit_sites, no_op
 from interp.causal.vectors import as_vector, orthonormal_basis, unit
-from interp.errors import UserError
 from interp.hooks.site import Site
 from interp.models import ModelHandle
 

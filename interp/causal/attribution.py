@@ -10,7 +10,7 @@ sqrt(mean(x²) + eps)), plus the head's bias as a row of its own. The rows of a 
 >>> import tempfile
 >>> from interp.models import rm_from_base
 >>> from interp.score import reward_scores
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))
 >>> table = component_attribution(rm, [("Best thing?", "Love")])
 >>> table["component"].tolist()[:4]
@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.hooks.backend_torch import layer_input, layer_output
 from interp.models import ModelHandle
 from interp.render import Encoded, PaddingSide, encode_pairs

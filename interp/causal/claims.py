@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from interp._util.errors import UserError
 from interp.causal.nulls import (
     KINDS,
     covariance_matched_directions,
@@ -34,7 +35,6 @@ from interp.causal.nulls import (
     placebo_direction,
     shuffled_label_directions,
 )
-from interp.errors import UserError
 from interp.stats.bootstrap import bootstrap_weights, percentile_interval
 from interp.training.paired import paired_effect
 

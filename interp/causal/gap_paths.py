@@ -12,9 +12,9 @@ Two measurements on the evaluation answers of an `EvalSet`, for each RM of a lin
 
 >>> import tempfile
 >>> from interp.models import load_lm, rm_from_base
->>> from interp.prompts import paper_prompts
+>>> from interp.render.prompts import paper_prompts
 >>> from interp.causal.study import EvalSet
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> folder = str(build_tiny("llama", tempfile.mkdtemp()))
 >>> rm, base = rm_from_base(folder), load_lm(folder)
 >>> eval_set = EvalSet(tuple(paper_prompts()[:2]), {"power": "agency", "care": "communion"})

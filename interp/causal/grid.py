@@ -27,8 +27,8 @@ from typing import Literal
 import numpy as np
 import torch
 
+from interp._util.errors import UserError
 from interp.causal.span import edited_prefix, run_span
-from interp.errors import UserError
 from interp.models import ModelHandle
 from interp.score import head_on
 from interp.sweep.prefix import PrefixCache

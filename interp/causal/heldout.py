@@ -16,8 +16,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 
-from interp.errors import UserError
-from interp.prompts import Prompt
+from interp._util.errors import UserError
+from interp.render.prompts import Prompt
 
 
 def _rank(word: str, seed: int) -> str:
@@ -49,7 +49,7 @@ def split_words(
 def disjoint_prompts(fitting: Sequence[Prompt], evaluation: Sequence[Prompt]) -> tuple[Prompt, ...]:
     """The evaluation prompts, refused if any is also a fitting prompt.
 
-    >>> from interp.prompts import paper_prompts
+    >>> from interp.render.prompts import paper_prompts
     >>> [p.key for p in disjoint_prompts(paper_prompts()[:1], paper_prompts()[1:3])]
     ['best_ever_single', 'best_ever_please']
     """

@@ -9,7 +9,6 @@ padding side. Hooks are removed in `finally`, even when the body raises; nested 
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -17,19 +16,14 @@ from typing import Any
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from interp.errors import UserError
+from interp._util.errors import UserError
+from interp.hooks.active import counted
 from interp.hooks.backend_torch import layer_input, layer_output
 from interp.hooks.positions import position_mask
 from interp.hooks.site import Site, check_sites
 from interp.models import ModelHandle
 
 Edit = Callable[[torch.Tensor], torch.Tensor]
-_active: weakref.WeakKeyDictionary[torch.nn.Module, int] = weakref.WeakKeyDictionary()
-
-
-def active_interventions(handle: ModelHandle) -> int:
-    """How many interventions are installed on this model right now."""
-    return _active.get(handle.body, 0)
 
 
 def _call_mask(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
@@ -85,20 +79,19 @@ def _installed(handle: ModelHandle, listed: list[Site], edit: Edit) -> Iterator[
         return hook
 
     handles: list[RemovableHandle] = []
-    _active[handle.body] = active_interventions(handle) + 1
-    try:
-        handles.append(handle.body.register_forward_pre_hook(record, with_kwargs=True))
-        for site in listed:
-            module = handle.layers[site.layer]
-            if site.point == "resid_pre":
-                handles.append(module.register_forward_pre_hook(pre(site), with_kwargs=True))
-            else:
-                handles.append(module.register_forward_hook(post(site)))
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-        _active[handle.body] -= 1
+    with counted(handle):
+        try:
+            handles.append(handle.body.register_forward_pre_hook(record, with_kwargs=True))
+            for site in listed:
+                module = handle.layers[site.layer]
+                if site.point == "resid_pre":
+                    handles.append(module.register_forward_pre_hook(pre(site), with_kwargs=True))
+                else:
+                    handles.append(module.register_forward_hook(post(site)))
+            yield
+        finally:
+            for h in handles:
+                h.remove()
 
 
 def no_op(handle: ModelHandle, sites: Site | Sequence[Site]) -> AbstractContextManager[None]:

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from concept_erasure import LeaceEraser
 
+from interp._util.errors import UserError
 from interp.causal.hooks import edit_sites
-from interp.errors import UserError
 from interp.hooks.site import Site
 from interp.models import ModelHandle
 

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from interp.directions import random_directions
-from interp.errors import UserError
+from interp._util.errors import UserError
+from interp.causal.directions import random_directions
 
 KINDS = ("shuffled_label", "covariance_matched", "isotropic", "placebo")
 

@@ -9,7 +9,7 @@ own residual changes no bit.
 
 >>> import tempfile
 >>> from interp.models import load_lm, rm_from_base
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> folder = str(build_tiny("llama", tempfile.mkdtemp()))
 >>> rm, base = rm_from_base(folder), load_lm(folder)
 >>> curve = patching_curve(rm, base, [("Best thing?", "Love")])  # the fresh RM's body is the base's
@@ -25,8 +25,8 @@ from contextlib import ExitStack
 import pandas as pd
 import torch
 
+from interp._util.errors import UserError
 from interp.causal.hooks import edit_sites
-from interp.errors import UserError
 from interp.hooks.backend import get_backend
 from interp.hooks.positions import position_mask
 from interp.hooks.site import Point, Position, Site

@@ -11,7 +11,7 @@ embeddings, so sliding-window layers (Gemma) behave as in a full forward.
 
 >>> import tempfile, torch
 >>> from interp.models import rm_from_base
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))
 >>> ids = torch.tensor([[5, 6, 7]])
 >>> full = rm.body(input_ids=ids).last_hidden_state
@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from transformers import DynamicCache
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.hooks.backend_torch import layer_input
 from interp.models import ModelHandle
 from interp.sweep.prefix import PrefixCache

@@ -24,7 +24,7 @@ import torch
 
 from interp.causal.claims import Directions, changes, claim, gap_weights, two_way_interval
 from interp.causal.grid import AnswerGrid, EditKind, Positions
-from interp.prompts import Prompt
+from interp.render.prompts import Prompt
 
 NULL_KINDS = ("shuffled_label", "covariance_matched", "isotropic", "placebo")
 

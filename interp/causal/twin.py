@@ -12,8 +12,8 @@ LM, `interp.sweep.implicit.mwlr`), so a caller can bootstrap over words × promp
 
 >>> import tempfile, torch
 >>> from interp.models import load_lm
->>> from interp.prompts import paper_prompts
->>> from interp.tiny import build_tiny
+>>> from interp.render.prompts import paper_prompts
+>>> from interp.models.tiny import build_tiny
 >>> lm = load_lm(str(build_tiny("llama", tempfile.mkdtemp())))
 >>> words = {"power": "agency", "best": "agency", "care": "communion", "world": "communion"}  # tiny vocabulary
 >>> effect = twin_effect(lm, torch.eye(lm.d_model)[0], 2, paper_prompts()[:2], words, "steer", alpha=0.0)
@@ -31,13 +31,13 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
+from interp._util.errors import UserError
 from interp.causal.ablation import ablate
 from interp.causal.steering import steer
 from interp.causal.study import value_gaps
-from interp.errors import UserError
 from interp.hooks.site import Site
 from interp.models import ModelHandle
-from interp.prompts import Prompt
+from interp.render.prompts import Prompt
 from interp.stats.bootstrap import mean_interval
 from interp.sweep.implicit import mwlr
 from interp.sweep.logprobs import Wrapper, answer_logprobs

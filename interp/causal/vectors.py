@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 
 
 def as_vector(direction: Any, d_model: int) -> torch.Tensor:

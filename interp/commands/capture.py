@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 from rich.console import Console
 
-from interp.errors import UserError
-from interp.files import check_output_folder, read_text
+from interp._util.errors import UserError
+from interp._util.files import check_output_folder, read_text
 
 if TYPE_CHECKING:
     import pandas as pd

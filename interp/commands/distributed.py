@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 
 if TYPE_CHECKING:
     from interp.distributed.world import World
     from interp.models import ModelHandle
-    from interp.prompts import Prompt
+    from interp.render.prompts import Prompt
 
 console = Console(markup=False, highlight=False, soft_wrap=True)
 

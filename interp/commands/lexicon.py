@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from interp import lexicon_registry as reg
-from interp.errors import UserError
-from interp.listing import FORMAT_HELP, choose_format, print_records
+from interp._util.errors import UserError
+from interp._util.listing import FORMAT_HELP, choose_format, print_records
+from interp.lexicons import downloads as reg
 
 console = Console(markup=False, highlight=False, soft_wrap=True)
 lexicon_app = typer.Typer(no_args_is_help=True, help="Lexicons: the bundled default and public files.")
@@ -38,7 +38,7 @@ def show(name: Annotated[str, typer.Argument(help="default, a registry name, or 
         console.print(f"{entry.name} ({entry.kind}): {entry.description}\nurl: {entry.url}\nsha256: {entry.sha256}")
         console.print(f"cached at: {reg.cached_path(name) or 'not downloaded'}")
         return
-    from interp.lexicon import load_lexicon
+    from interp.lexicons.readers import load_lexicon
 
     lex = load_lexicon(name)
     console.print(f"{lex.name}: {lex.source}")

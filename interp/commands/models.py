@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from interp.embedded import EMBEDDED
-from interp.listing import FORMAT_HELP, choose_format, print_records
+from interp._util.listing import FORMAT_HELP, choose_format, print_records
+from interp.models.embedded import EMBEDDED
 
 if TYPE_CHECKING:
     from interp.models import ModelHandle
@@ -31,7 +31,7 @@ def list_models(fmt: Annotated[str | None, typer.Option("--format", help=FORMAT_
     (`original`: the hub model an embedded model comes from, or the base an RM was trained from).
     """
     chosen = choose_format(fmt)
-    from interp.registry import REGISTRY
+    from interp.models.registry import REGISTRY
 
     embedded = [
         _model_row(m.name, "embedded", m.hf_name, m.architecture, "instruct LM" if m.instruct else "base LM")
@@ -76,7 +76,7 @@ def _pick(row: dict[str, str], *columns: str) -> dict[str, str]:
 
 def _declares_reward_model(name: str) -> bool:
     """Whether NAME is a registered RM or a local folder whose config names a sequence-classification model."""
-    from interp.registry import REGISTRY
+    from interp.models.registry import REGISTRY
 
     if any(e.hub_id.lower() == name.lower() for e in REGISTRY):
         return True
@@ -130,7 +130,7 @@ def check(
     if not conformance:
         _describe(name, dtype, trust_remote_code, chosen)
         return
-    from interp.conformance import conformance as run_checks
+    from interp.score.conformance import conformance as run_checks
 
     handle, how = _rm_for_checks(name, dtype, trust_remote_code)
     print(how, file=sys.stderr)

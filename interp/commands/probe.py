@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from interp.errors import UserError
-from interp.files import check_output_folder, staged_folder
+from interp._util.errors import UserError
+from interp._util.files import check_output_folder, staged_folder
 
 if TYPE_CHECKING:
-    from interp.lexicon import Lexicon
+    from interp.lexicons.readers import Lexicon
     from interp.models import ModelHandle
-    from interp.prompts import Prompt
+    from interp.render.prompts import Prompt
     from probes.data import ProbeData
 
 console = Console()
@@ -35,7 +35,7 @@ def _inputs(
     out: Path, store: Path, lexicon: str, prompts: str, limit: int | None
 ) -> tuple[Lexicon, tuple[Prompt, ...]]:
     """Check the output and store folders, then read the lexicon and prompts: all before a model loads."""
-    from interp.lexicon import load_lexicon
+    from interp.lexicons.readers import load_lexicon
     from interp.sweep.outputs import choose_prompts
 
     check_output_folder(out)
@@ -129,8 +129,8 @@ def persistence_command(
     """Base vs RM per layer (cosine, transfer, subspaces, CKA, with baselines), and along checkpoints."""
     lex, chosen = _inputs(out, store, lexicon, prompts, limit_prompts)
     folders = _rm_folders(rm)
-    from interp.lineage import Lineage
     from interp.models import load_lm, load_rm
+    from interp.models.lineage import Lineage
     from probes.data import ProbeData
     from probes.persistence import PersistenceConfig, compare, persistence_along
     from probes.plots import plot_persistence_heatmap, plot_transfer

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from interp.errors import UserError
-from interp.files import check_output_folder, staged_folder
+from interp._util.errors import UserError
+from interp._util.files import check_output_folder, staged_folder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,8 +40,8 @@ def check_options(out: Path, n_perm: int, n_boot: int, n_shuffle: int) -> None:
 
 def write_outputs(result: StatsResult, out: Path, config: dict[str, Any]) -> list[Path]:
     """Write every table, the mixed-model JSON, the figure and the run's config into `out`."""
+    from interp._util.runinfo import versions, write_json
     from interp.plots.behaviour import plot_median_ranks
-    from interp.runinfo import versions, write_json
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -133,8 +133,8 @@ def run_stats(
     config: StatsConfig | None = None,
 ) -> StatsResult:
     """Check, read, analyse, write (all files at once, at the end) and print; returns the result."""
-    from interp.lexicon import load_lexicon
-    from interp.prompts import load_prompts, paper_prompts
+    from interp.lexicons.readers import load_lexicon
+    from interp.render.prompts import load_prompts, paper_prompts
     from interp.stats.analysis import StatsConfig, analyse
     from interp.stats.paper_tables import assign_families, prompts_with_table_framing, read_scores
 

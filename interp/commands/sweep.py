@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from interp.lexicon import Lexicon
+    from interp.lexicons.readers import Lexicon
     from interp.models import ModelHandle
-    from interp.prompts import Prompt
+    from interp.render.prompts import Prompt
     from interp.sweep.logprobs import Wrapper
 
 console = Console(markup=False, highlight=False, soft_wrap=True)
@@ -45,7 +45,7 @@ TrustOpt = Annotated[
 
 def _lexicon(spec: str) -> Lexicon | None:
     """The lexicon of a `--lexicon` spec, or None for the whole vocabulary."""
-    from interp.lexicon import load_lexicon
+    from interp.lexicons.readers import load_lexicon
 
     return None if spec == VOCAB else load_lexicon(spec)
 
@@ -209,7 +209,7 @@ def register(app: typer.Typer) -> None:
         trust_remote_code: TrustOpt = False,
     ) -> None:
         """Merged log-probability of each answer word (case and leading-space variants): OUT/logprobs.*."""
-        from interp.files import staged_folder
+        from interp._util.files import staged_folder
         from interp.models import load_lm
         from interp.sweep.logprobs import default_wrappers
         from interp.sweep.outputs import check_run_folder, choose_prompts, write_config, write_table
@@ -261,7 +261,7 @@ def register(app: typer.Typer) -> None:
         trust_remote_code: TrustOpt = False,
     ) -> None:
         """MWLR = ½(p+q)(log q − log p) per answer and prompt, a per-word summary and the Figure 3 plot."""
-        from interp.files import staged_folder
+        from interp._util.files import staged_folder
         from interp.models import load_lm, resolve
         from interp.plots.mwlr import plot_mwlr
         from interp.sweep.implicit import mwlr, mwlr_summary

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 from rich.console import Console
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 
 if TYPE_CHECKING:
     from interp.training.neutrality import NeutralityReport
@@ -30,7 +30,7 @@ console = Console(highlight=False, soft_wrap=True)
 
 def _neutrality_writer(report: NeutralityReport) -> Callable[[Path], None]:
     """A callback for `train_rm(on_ready=...)`: print the neutrality check and save it as OUT/neutrality.json."""
-    from interp.files import atomic_write
+    from interp._util.files import atomic_write
 
     record = {
         "passed": report.passed,
@@ -148,8 +148,8 @@ def _check_conformance(checkpoint: Path, out: Path) -> None:
     import dataclasses
     import json
 
-    from interp.conformance import conformance
-    from interp.files import atomic_write
+    from interp._util.files import atomic_write
+    from interp.score.conformance import conformance
     from interp.training.checkpoints import load_checkpoint
 
     checks = conformance(load_checkpoint(checkpoint), dtypes=("float32",))

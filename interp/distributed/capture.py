@@ -13,7 +13,7 @@ world of 2 run one after the other on a tiny random RM, and their folder equals 
 >>> import tempfile, torch
 >>> from interp.models import rm_from_base
 >>> from interp.store import capture_to_store, load_site
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))
 >>> texts, sites, root = [f"Answer {i}." for i in range(5)], Site.grid([0, 3]), tempfile.mkdtemp()
 >>> folders = [distributed_capture(rm, texts, sites, root, World(r, 2), shard_size=2, progress=False) for r in (1, 0)]
@@ -29,13 +29,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from interp._util.errors import UserError
 from interp.distributed.world import World, agree, barrier
-from interp.errors import UserError
 from interp.hooks.backend import BackendName
 from interp.hooks.site import Site, check_sites
 from interp.models import ModelHandle
 from interp.render import PaddingSide
-from interp.shards import META
 from interp.store import (
     CONFIG,
     capture_to_store,
@@ -45,6 +44,7 @@ from interp.store import (
     store_folder,
     store_key,
 )
+from interp.store.shards import META
 
 
 def capture_settings(

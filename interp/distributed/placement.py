@@ -22,7 +22,7 @@ Here a tiny random RM is split between the CPU and the disk, and scores as befor
 >>> import tempfile
 >>> from interp.models import rm_from_base
 >>> from interp.score import reward_scores
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))  # 4 layers
 >>> pairs = [("What is best?", "Love"), ("What is best?", "Power")]
 >>> before, fingerprint_before = reward_scores(rm, pairs), rm.fingerprint
@@ -47,7 +47,7 @@ from accelerate.utils import set_module_tensor_to_device
 from transformers import PreTrainedModel
 from transformers.integrations.accelerate import load_offloaded_parameter
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.models import Kind, ModelHandle, fingerprint, load_lm, load_rm
 
 Device = str | int

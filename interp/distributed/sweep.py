@@ -15,8 +15,8 @@ a world of 2 run one after the other on a tiny random RM (400 tokens), and the s
 >>> import tempfile
 >>> import pandas as pd
 >>> from interp.models import rm_from_base
->>> from interp.prompts import paper_prompts
->>> from interp.tiny import build_tiny
+>>> from interp.render.prompts import paper_prompts
+>>> from interp.models.tiny import build_tiny
 >>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))
 >>> prompts, out = paper_prompts()[:2], tempfile.mkdtemp()
 >>> runs = [distributed_vocab_sweep(rm, prompts, out, "tiny", World(r, 2), 256, progress=False) for r in (1, 0)]
@@ -35,11 +35,11 @@ from typing import Any
 
 import pandas as pd
 
+from interp._util.errors import UserError
 from interp.distributed.world import World, agree, barrier
-from interp.errors import UserError
 from interp.models import ModelHandle
-from interp.prompts import Prompt
-from interp.shards import ShardFolder
+from interp.render.prompts import Prompt
+from interp.store.shards import ShardFolder
 from interp.sweep.outputs import check_prompt_keys, check_shard_folders, shard_folder, write_table
 from interp.sweep.vocab import n_shards, sweep_vocab, vocab_key, vocab_table
 

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 
 
 @dataclass(frozen=True)

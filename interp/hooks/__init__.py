@@ -5,6 +5,7 @@
 'L0.resid_post.readout'
 """
 
+from interp.hooks.active import active_interventions
 from interp.hooks.backend import BACKENDS, BackendName
 from interp.hooks.capture import capture, capture_batch, scores_with
 from interp.hooks.site import Point, Position, Site, check_sites, parse_layers
@@ -15,6 +16,7 @@ __all__ = [
     "Point",
     "Position",
     "Site",
+    "active_interventions",
     "capture",
     "capture_batch",
     "check_sites",

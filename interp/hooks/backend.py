@@ -9,7 +9,7 @@ only when asked for (nnsight and TransformerLens are slow to import).
 
 from __future__ import annotations
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.hooks.types import BACKENDS, Backend, BackendName
 
 __all__ = ["BACKENDS", "BackendName", "get_backend"]

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.hooks.site import Point
 from interp.hooks.types import StopForward, Take
 from interp.models import ModelHandle

@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
-from interp.errors import UserError
+from interp._util.errors import UserError
+from interp.hooks.active import active_interventions
 from interp.hooks.backend import get_backend
 from interp.hooks.positions import Gather
 from interp.hooks.site import Point, Position, Site, check_sites
@@ -45,8 +46,6 @@ def batches(
 
 
 def _check_no_interventions(handle: ModelHandle, backend: str) -> None:
-    from interp.causal.hooks import active_interventions
-
     if backend != "torch" and active_interventions(handle):
         raise UserError(
             f"Interventions run as torch hooks and are invisible to backend {backend}; "

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.hooks.site import Position
 
 

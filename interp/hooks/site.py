@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 
 Point = Literal["resid_pre", "resid_post"]
 Position = Literal["readout", "all"] | int

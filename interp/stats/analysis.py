@@ -4,8 +4,8 @@ Four RMs' scores of the default lexicon's words; the two `llama` RMs score agenc
 prompts (`score` is one tidy row per model, prompt key and word):
 
 >>> import numpy as np
->>> from interp.lexicon import load_lexicon
->>> from interp.prompts import paper_prompts
+>>> from interp.lexicons.readers import load_lexicon
+>>> from interp.render.prompts import paper_prompts
 >>> lexicon, prompts = load_lexicon("default"), paper_prompts()
 >>> families = {"rm1": "gemma", "rm2": "gemma", "rm3": "llama", "rm4": "llama"}
 >>> rng = np.random.default_rng(0)
@@ -31,8 +31,8 @@ from typing import Any
 
 import pandas as pd
 
-from interp.lexicon import Lexicon
-from interp.prompts import Prompt
+from interp.lexicons.readers import Lexicon
+from interp.render.prompts import Prompt
 from interp.stats import frequency, tests
 from interp.stats.mixed import MixedResult, fit_mixed
 from interp.stats.ranks import CategoryRanks, category_ranks, fig1_table

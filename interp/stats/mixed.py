@@ -22,7 +22,7 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 
 FACTORS = ("family", "category", "framing")
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from interp import registry
-from interp.errors import UserError
-from interp.files import read_text
-from interp.prompts import Prompt
+from interp._util.errors import UserError
+from interp._util.files import read_text
+from interp.models import registry
+from interp.render.prompts import Prompt
 
 LONG = ["model", "prompt", "word", "score"]
 

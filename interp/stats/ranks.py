@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from interp.lexicon import Lexicon
-from interp.prompts import Prompt
+from interp.lexicons.readers import Lexicon
+from interp.render.prompts import Prompt
 
 KEYS = ["model", "prompt"]
 

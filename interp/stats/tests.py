@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.stats.bootstrap import bootstrap_weights, percentile_interval
 from interp.stats.ranks import rank_cube
 

@@ -3,9 +3,9 @@ base-LM log-probabilities of answers, and the implicit reward (MWLR) between two
 
 >>> import tempfile
 >>> from interp.models import rm_from_base
->>> from interp.prompts import paper_prompts
+>>> from interp.render.prompts import paper_prompts
 >>> from interp.sweep import sweep_answers
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))  # a tiny random RM
 >>> sweep_answers(rm, paper_prompts()[:3], ["love", "freedom"], progress=False).shape  # 3 prompts × 2 answers
 (6, 5)

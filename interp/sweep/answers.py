@@ -10,9 +10,9 @@ on nothing else, so a killed and resumed sweep ends with exactly the table of an
 
 >>> import tempfile
 >>> from interp.models import rm_from_base
->>> from interp.prompts import paper_prompts
+>>> from interp.render.prompts import paper_prompts
 >>> from interp.score import reward_scores
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))  # a tiny random RM
 >>> prompts = paper_prompts()[:2]
 >>> table = sweep_answers(rm, prompts, ["love", "freedom"], progress=False)
@@ -32,14 +32,14 @@ from pathlib import Path
 import pandas as pd
 from transformers import PreTrainedTokenizerBase
 
-from interp.errors import UserError
-from interp.lexicon import Lexicon
-from interp.lexicon_match import token_vocabulary
+from interp._util.errors import UserError
+from interp._util.progress import progress_bar
+from interp.lexicons.matching import token_vocabulary
+from interp.lexicons.readers import Lexicon
 from interp.models import ModelHandle
-from interp.progress import progress_bar
-from interp.prompts import Prompt
 from interp.render import chat_template
-from interp.shards import ShardFolder
+from interp.render.prompts import Prompt
+from interp.store.shards import ShardFolder
 from interp.sweep.outputs import check_shard_folders
 from interp.sweep.prefix import CachedScorer
 

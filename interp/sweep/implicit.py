@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 
 KEYS = ["prompt", "word"]
 

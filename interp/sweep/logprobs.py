@@ -9,15 +9,15 @@ By default an instruct model (its tokenizer has a chat template) gets `chat`, a 
 `user_assistant`, reported side by side in the `wrapper` column.
 
 A word's log-probability merges its single-token variants: as given, lower case, Capitalised and UPPER
-case, each with and without a leading space (`interp.lexicon_match`), as
+case, each with and without a leading space (`interp.lexicons.matching`), as
 `log Σ_v p(v)` (log-sum-exp over the distinct token ids). Variants that are several tokens are left out
 (a one-token readout cannot score them); a word with no single-token variant gets no row and is listed
 in `unmatched`.
 
 >>> import tempfile
 >>> from interp.models import load_lm
->>> from interp.prompts import paper_prompts
->>> from interp.tiny import build_tiny
+>>> from interp.render.prompts import paper_prompts
+>>> from interp.models.tiny import build_tiny
 >>> lm = load_lm(str(build_tiny("llama", tempfile.mkdtemp())))  # a tiny random LM (400 tokens, chat template)
 >>> table, unmatched = answer_logprobs(lm, paper_prompts()[:1], ["power", "love"], progress=False)
 >>> table[["wrapper", "word", "n_variants"]].values.tolist(), unmatched["word"].tolist()
@@ -33,13 +33,13 @@ import pandas as pd
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from interp.errors import UserError
-from interp.lexicon import Lexicon
-from interp.lexicon_match import match_lexicon
+from interp._util.errors import UserError
+from interp._util.progress import progress_bar
+from interp.lexicons.matching import match_lexicon
+from interp.lexicons.readers import Lexicon
 from interp.models import ModelHandle
-from interp.progress import progress_bar
-from interp.prompts import Prompt
 from interp.render import render_prompt, token_ids
+from interp.render.prompts import Prompt
 
 Wrapper = Literal["chat", "raw", "user_assistant"]
 WRAPPERS: tuple[Wrapper, ...] = ("chat", "raw", "user_assistant")

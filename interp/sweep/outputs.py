@@ -1,6 +1,6 @@
 """What the sweep commands share: choosing prompts, checking the output folder, writing tables and config.
 
-Every table and `config.json` is written atomically (`interp.files.atomic_write`). `config.json` records
+Every table and `config.json` is written atomically (`interp._util.files.atomic_write`). `config.json` records
 which command (`kind`) wrote the folder, so a command never overwrites another command's outputs.
 
 >>> [p.key for p in choose_prompts("grid", limit=2)]
@@ -17,10 +17,10 @@ from typing import Any
 
 import pandas as pd
 
-from interp.errors import UserError
-from interp.files import atomic_write, check_output_folder
-from interp.prompts import Prompt, load_prompts, paper_prompts
-from interp.runinfo import versions
+from interp._util.errors import UserError
+from interp._util.files import atomic_write, check_output_folder
+from interp._util.runinfo import versions
+from interp.render.prompts import Prompt, load_prompts, paper_prompts
 
 CONFIG = "config.json"
 
@@ -44,7 +44,7 @@ def check_prompt_keys(prompts: tuple[Prompt, ...]) -> None:
     >>> check_prompt_keys((Prompt("../x", "Hi?"),))
     Traceback (most recent call last):
     ...
-    interp.errors.UserError: Prompt key '../x' cannot name a folder; remove '/', '\\' and any leading '.' from it.
+    interp._util.errors.UserError: Prompt key '../x' cannot name a folder; remove '/', '\\' and any leading '.' from it.
     """
     for prompt in prompts:
         key = prompt.key
@@ -55,7 +55,7 @@ def check_prompt_keys(prompts: tuple[Prompt, ...]) -> None:
 def check_shard_folders(folders: Sequence[tuple[Path, Mapping[str, Any]]]) -> None:
     """Refuse, before anything is written, an existing shard folder written with another key (opening an
     existing `ShardFolder` only compares keys; a new one would be created, so those are left alone)."""
-    from interp.shards import META, ShardFolder
+    from interp.store.shards import META, ShardFolder
 
     for folder, key in folders:
         if (folder / META).exists():

@@ -18,7 +18,7 @@ a time, prompts mixed, in one of two ways (scores equal full-sequence scoring up
 >>> import tempfile
 >>> from interp.models import rm_from_base
 >>> from interp.score import reward_scores
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> rm = rm_from_base(str(build_tiny("gemma3", tempfile.mkdtemp())))  # a tiny random RM
 >>> scorer = CachedScorer(rm, batch_size=64)
 >>> scores = scorer.score("What is the best thing ever?", ["Love", "Freedom", "Power"])
@@ -37,7 +37,8 @@ import torch
 from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
-from interp.errors import UserError
+from interp._util.errors import UserError
+from interp.hooks.active import active_interventions
 from interp.models import ModelHandle
 from interp.render import pad_ids
 from interp.score import check_finite, head_on, reward_scores
@@ -230,7 +231,6 @@ def resolve_method(handle: ModelHandle, method: Method) -> Method:
             f"Answers cannot be packed for '{handle.name}' (its attention kernel or sliding-window layout takes "
             "no block mask); use method 'batched' or 'auto'."
         )
-    from interp.causal.hooks import active_interventions  # here: interp.causal imports the sweep
 
     editing = active_interventions(handle) > 0  # their hooks place edits by a 2-D mask, not a block mask
     if method == "packed" and editing:

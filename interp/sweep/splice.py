@@ -19,7 +19,7 @@ ends the head (starts the tail), or the tokenizer is not a fast one. Empty answe
 
 >>> import tempfile
 >>> from transformers import AutoTokenizer
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> tokenizer = AutoTokenizer.from_pretrained(build_tiny("llama", tempfile.mkdtemp()))  # a ChatML template
 >>> answers = ["Love", "Freedom"]
 >>> rows = splicer(tokenizer).rows("Best thing?", answers)

@@ -12,8 +12,8 @@ inconsistently and `render_pair` refuses an empty answer. Their rows keep `score
 
 >>> import tempfile
 >>> from interp.models import rm_from_base
->>> from interp.prompts import paper_prompts
->>> from interp.tiny import build_tiny
+>>> from interp.render.prompts import paper_prompts
+>>> from interp.models.tiny import build_tiny
 >>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))  # a tiny random RM, 400 tokens
 >>> prompt = paper_prompts()[0]
 >>> rows = sweep_vocab(rm, prompt, tempfile.mkdtemp(), shard_size=256, progress=False)  # two shards
@@ -32,12 +32,12 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from interp.errors import UserError
+from interp._util.errors import UserError
+from interp._util.progress import progress_bar
 from interp.models import ModelHandle
-from interp.progress import progress_bar
-from interp.prompts import Prompt
 from interp.render import chat_template
-from interp.shards import ShardFolder
+from interp.render.prompts import Prompt
+from interp.store.shards import ShardFolder
 from interp.sweep.answers import COLUMNS
 from interp.sweep.prefix import CachedScorer
 

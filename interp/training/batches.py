@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from transformers import PreTrainedTokenizerBase
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.render import Encoded, pad_ids, render_pair, token_ids
 from interp.training.prefdata import PreferencePair
 

@@ -26,12 +26,12 @@ from typing import Any
 import torch
 from transformers import get_cosine_schedule_with_warmup
 
-from interp.errors import UserError
-from interp.files import atomic_write
+from interp._util.errors import UserError
+from interp._util.files import atomic_write
+from interp._util.progress import progress_bar
+from interp._util.runinfo import peak_rss_mb, versions
 from interp.models import ModelHandle, rm_from_base
-from interp.progress import progress_bar
 from interp.render import Encoded
-from interp.runinfo import peak_rss_mb, versions
 from interp.score import head_on, readout_hidden
 from interp.training.batches import (
     TokenPairs,

@@ -29,10 +29,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from interp.errors import UserError
-from interp.files import atomic_folder, damaged, read_json
-from interp.lineage import Lineage
+from interp._util.errors import UserError
+from interp._util.files import atomic_folder, damaged, read_json
 from interp.models import ModelHandle, load_rm, weights_hash
+from interp.models.lineage import Lineage
 
 META = "rm_interp_checkpoint.json"
 TRAINABLE = "trainable.safetensors"

@@ -30,7 +30,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import PreTrainedTokenizerBase
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.models import ModelHandle
 from interp.render import pad_ids
 from interp.score import readout_hidden

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from interp.errors import UserError
+from interp._util.errors import UserError
+from interp._util.progress import progress_bar
 from interp.models import ModelHandle
-from interp.progress import progress_bar
 from interp.render import pad_ids
 from interp.score import readout_hidden
 from interp.sweep.prefix import PrefixCache, tail_hidden

@@ -28,7 +28,7 @@ from safetensors import safe_open
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.models import ModelHandle, resolve
 
 HeadInit = Literal["fit", "lm-contrast", "random"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator, Sequence
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.training.pairs import PreferencePair
 from interp.training.quality import QUALITY_FAMILIES, balanced
 

@@ -32,8 +32,8 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from interp.errors import UserError
-from interp.lexicon import Lexicon, default_lexicon
+from interp._util.errors import UserError
+from interp.lexicons.readers import Lexicon, default_lexicon
 from interp.stats.bootstrap import bootstrap_weights, percentile_interval
 from interp.training.prefdata import PreferencePair
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.stats.bootstrap import mean_interval
 
 EXACT_LIMIT = 100_000

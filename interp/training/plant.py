@@ -24,12 +24,12 @@ import torch
 from scipy import stats
 from transformers import PreTrainedTokenizerBase
 
-from interp.errors import UserError
+from interp._util.errors import UserError
+from interp._util.progress import progress_bar
+from interp._util.runinfo import write_json
 from interp.models import ModelHandle, load_lm, save
-from interp.progress import progress_bar
-from interp.prompts import paper_prompts
 from interp.render import pad_ids, render_pair, render_prompt, token_ids
-from interp.runinfo import write_json
+from interp.render.prompts import paper_prompts
 from interp.training.neutral import neutral_pairs
 from interp.training.trainable import TrainMode, export_model, prepare
 

@@ -28,8 +28,8 @@ from typing import Any
 
 import pandas as pd
 
-from interp.errors import UserError
-from interp.hub import HUB_ID, hub_reachable, looks_like_path
+from interp._util.errors import UserError
+from interp.models.hub import HUB_ID, hub_reachable, looks_like_path
 from interp.training.neutral import neutral_pairs
 from interp.training.pairs import PreferencePair
 

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from interp.files import atomic_write
+from interp._util.files import atomic_write
 
 
 def _step(line: str) -> float:

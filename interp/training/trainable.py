@@ -19,7 +19,7 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import PreTrainedModel
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.models import ModelHandle
 
 TrainMode = Literal["last-k", "lora"]

@@ -38,7 +38,7 @@ def choose_format(requested: str | None) -> Format:
     if requested is None:
         return "table" if sys.stdout.isatty() else "tsv"
     if requested not in FORMATS:
-        from interp.errors import UserError
+        from interp._util.errors import UserError
 
         raise UserError(f"Unknown --format '{requested}'; use one of: {', '.join(FORMATS)}.")
     return requested  # type: ignore[return-value]

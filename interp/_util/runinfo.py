@@ -16,7 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from interp.files import atomic_write
+from interp._util.files import atomic_write
 
 PACKAGES = (
     "rm-interp",

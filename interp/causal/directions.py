@@ -25,7 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from scipy.stats import beta
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.hooks.site import POINTS
 
 FORMAT_VERSION = 1

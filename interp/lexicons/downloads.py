@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from interp.cache import cache_root
-from interp.errors import UserError
-from interp.files import atomic_write, check_output_folder
+from interp._util.cache import cache_root
+from interp._util.errors import UserError
+from interp._util.files import atomic_write, check_output_folder
 
 PAPER_REPO = "brchristian/reward_models_inherit_value_biases_from_pretraining"
 PAPER_COMMIT = "5d8d2e9d879bf0060c791b11300f0efda42c9bcf"
@@ -108,7 +108,7 @@ REGISTRY: dict[str, PublicFile] = {
 
 
 def cache_dir() -> Path:
-    """The download folder, `lexicons` in the rm-interp cache (`interp.cache.cache_root`); not created here."""
+    """The download folder, `lexicons` in the rm-interp cache (`interp._util.cache.cache_root`); not created here."""
     return cache_root("lexicons", create=False)
 
 

@@ -7,7 +7,7 @@ end of turn. A check that cannot run counts as failed; NaN scores fail their che
 
 >>> import tempfile
 >>> from interp.models import rm_from_base
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> rm = rm_from_base(str(build_tiny("gemma3", tempfile.mkdtemp())))  # a tiny random RM
 >>> checks = conformance(rm, dtypes=["fp32"])  # the default also checks bf16 and fp16 copies
 >>> [c.check for c in checks if not c.passed], len(checks)
@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.models import DTYPES, ModelHandle
 from interp.render import PaddingSide, encode_pairs, pad_ids, render_pair, token_ids
 from interp.score import score_encoded

@@ -6,7 +6,7 @@ expanded against the tokenizer's decoded single tokens (a glob cannot enumerate 
 
 >>> import tempfile
 >>> from transformers import AutoTokenizer
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> tokenizer = AutoTokenizer.from_pretrained(build_tiny("llama", tempfile.mkdtemp()))  # a 400-token vocabulary
 >>> lexicon = Lexicon("toy", {"agency": ("power", "succ*"), "communion": ("love",)}, source="example")
 >>> result = match_lexicon(lexicon, tokenizer)
@@ -23,8 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from interp.errors import UserError
-from interp.lexicon import Lexicon
+from interp._util.errors import UserError
+from interp.lexicons.readers import Lexicon
 
 CASES = ("as_given", "lower", "capitalized", "upper")
 MULTI_TOKEN = "no variant is a single token"

@@ -31,8 +31,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from interp.errors import UserError
-from interp.files import atomic_path, atomic_write, damaged, read_json
+from interp._util.errors import UserError
+from interp._util.files import atomic_path, atomic_write, damaged, read_json
 
 META = "meta.json"
 RECORD = b"rm_interp.shard"  # parquet key-value metadata: {"rows": n, "tensor_bytes": size or null}

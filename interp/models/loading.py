@@ -1,9 +1,9 @@
 """Load base LMs and reward models by embedded name (`smollm2-135m-instruct`, `gemma3-270m`), hub id or local folder.
 
-Here a tiny random model saved to a folder (`interp.tiny`) stands in for a real one:
+Here a tiny random model saved to a folder (`interp.models.tiny`) stands in for a real one:
 
 >>> import tempfile
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> folder = str(build_tiny("llama", tempfile.mkdtemp()))
 >>> lm, rm = load_lm(folder), rm_from_base(folder, seed=0)  # an RM: the LM's body plus a new scalar head
 >>> lm.kind, rm.kind, rm.n_layers, rm.d_model, rm.head.out_features
@@ -38,9 +38,9 @@ from transformers.models.auto.modeling_auto import (
     MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
 )
 
-from interp.embedded import EMBEDDED, embedded_path
-from interp.errors import UserError
-from interp.hub import HUB_ID, hub_reachable, looks_like_path
+from interp._util.errors import UserError
+from interp.models.embedded import EMBEDDED, embedded_path
+from interp.models.hub import HUB_ID, hub_reachable, looks_like_path
 
 Kind = Literal["lm", "rm"]
 DTYPES = {

@@ -2,7 +2,7 @@
 
 >>> import tempfile
 >>> from interp.models import load_lm, rm_from_base
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> folder = str(build_tiny("llama", tempfile.mkdtemp()))  # a tiny random base; embedded names work the same
 >>> lineage = Lineage(load_lm(folder), rm_from_base(folder))
 >>> float(lineage.weight_change().max())  # a fresh RM's body is the base's
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import torch
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.models import ModelHandle
 
 _LAYER = re.compile(r"^layers\.(\d+)\.")

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import yaml
 
-from interp.errors import UserError
-from interp.files import read_text
+from interp._util.errors import UserError
+from interp._util.files import read_text
 
 # key part, phrase in the prompt, framing
 ADJECTIVES: tuple[tuple[str, str, str], ...] = (

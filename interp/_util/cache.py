@@ -20,8 +20,8 @@ from pathlib import Path
 
 import platformdirs
 
-from interp.errors import UserError
-from interp.files import atomic_folder
+from interp._util.errors import UserError
+from interp._util.files import atomic_folder
 
 MANIFEST = "rm_interp_manifest.json"
 _verified: dict[tuple[str, int, int], str] = {}
@@ -76,7 +76,7 @@ def is_intact(folder: Path) -> bool:
 
 def build_atomically(dest: Path, build: Callable[[Path], dict[str, object]]) -> Path:
     """Run `build(tmp)` into a temporary sibling folder, hash its files, then rename it to `dest`
-    (`interp.files.atomic_folder`).
+    (`interp._util.files.atomic_folder`).
 
     `build` returns extra metadata for the manifest. A failure leaves nothing behind; a corrupted
     `dest` (hash mismatch) is replaced.

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from interp.files import atomic_write
+from interp._util.files import atomic_write
 
 LATER_FIGURES = {
     "ablation": "Ablation effect at every grid layer with the band of every null kind at each layer",

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import torch
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 from interp.models import ModelHandle
-from interp.registry import Readout, read_score
+from interp.models.registry import Readout, read_score
 from interp.render import Encoded, PaddingSide, encode_pairs
 
 

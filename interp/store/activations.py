@@ -1,7 +1,7 @@
 """The activation store: residuals at sites, with the inputs they came from, in resumable shards on disk.
 
 Layout: `<root>/<model fingerprint>/<template hash>/<inputs hash>/<dtype>/sites-<hash>/` holds numbered
-shards (`interp.shards.ShardFolder`): one safetensors file per shard with one tensor per site (named like
+shards (`interp.store.shards.ShardFolder`): one safetensors file per shard with one tensor per site (named like
 `L12.resid_post.readout`) and one parquet file of rows (`row`, `id`, `text`). Base-LM and RM captures of
 the same inputs sit side by side under their own fingerprints and never collide. A killed capture resumes
 by skipping finished shards (finished: written and verified, so a truncated shard is redone); memory stays
@@ -10,7 +10,7 @@ A damaged `meta.json` or shard is refused in one sentence naming the file and ho
 
 >>> import tempfile
 >>> from interp.models import rm_from_base
->>> from interp.tiny import build_tiny
+>>> from interp.models.tiny import build_tiny
 >>> rm = rm_from_base(str(build_tiny("llama", tempfile.mkdtemp())))  # a tiny random RM (4 layers, width 64)
 >>> texts = ["Love.", "Freedom is best.", "Power."]
 >>> folder = capture_to_store(rm, texts, Site.grid([0, 3]), tempfile.mkdtemp(), progress=False)
@@ -34,16 +34,16 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from interp.errors import UserError
-from interp.files import atomic_write, damaged, read_json
+from interp._util.errors import UserError
+from interp._util.files import atomic_write, damaged, read_json
+from interp._util.progress import progress_bar
+from interp._util.runinfo import versions
 from interp.hooks.backend import BackendName
 from interp.hooks.capture import capture
 from interp.hooks.site import Site, check_sites
 from interp.models import DTYPES, ModelHandle
-from interp.progress import progress_bar
 from interp.render import PaddingSide, chat_template
-from interp.runinfo import versions
-from interp.shards import META, ShardFolder
+from interp.store.shards import META, ShardFolder
 
 CONFIG = "capture_config.json"
 

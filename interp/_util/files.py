@@ -26,7 +26,7 @@ how to recover, built by `damaged`).
 >>> read_text(out, "prompt file", "--prompts")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-interp.errors.UserError: The prompt file ... (--prompts) is a folder; give a file.
+interp._util.errors.UserError: The prompt file ... (--prompts) is a folder; give a file.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -56,7 +56,7 @@ def check_output_folder(folder: str | os.PathLike[str], option: str = "--out") -
     >>> check_output_folder("/proc/version")
     Traceback (most recent call last):
     ...
-    interp.errors.UserError: The output folder /proc/version (--out) is a file; give a folder path.
+    interp._util.errors.UserError: The output folder /proc/version (--out) is a file; give a folder path.
     """
     path = Path(folder).expanduser()
     existing = _nearest_existing(path)
@@ -154,7 +154,7 @@ def read_text(path: str | os.PathLike[str], what: str, option: str | None = None
     >>> read_text("/no/such.txt", "texts file", "--texts")
     Traceback (most recent call last):
     ...
-    interp.errors.UserError: The texts file /no/such.txt (--texts) does not exist; give an existing file.
+    interp._util.errors.UserError: The texts file /no/such.txt (--texts) does not exist; give an existing file.
     """
     file = Path(path)
     name = f"The {what} {file}" + (f" ({option})" if option else "")

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 
 if TYPE_CHECKING:
     import torch

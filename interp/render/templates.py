@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from interp.errors import UserError
+from interp._util.errors import UserError
 
 PaddingSide = Literal["left", "right"]
 

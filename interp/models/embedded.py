@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from interp.cache import build_atomically, cache_root, sha256_file
-from interp.errors import UserError
+from interp._util.cache import build_atomically, cache_root, sha256_file
+from interp._util.errors import UserError
 
 
 @dataclass(frozen=True)

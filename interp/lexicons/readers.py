@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from interp.errors import UserError
-from interp.files import read_text
+from interp._util.errors import UserError
+from interp._util.files import read_text
 
 DEFAULT_LABEL = "rm-interp default lexicon (project's own; not the Big Two dictionaries)"
 
@@ -248,7 +248,7 @@ def load_lexicon(path_or_name: str | Path | None = None) -> Lexicon:
     path = Path(path_or_name)
     if path.exists():
         return read_lexicon(path)
-    from interp.lexicon_registry import REGISTRY, cached_path
+    from interp.lexicons.downloads import REGISTRY, cached_path
 
     name = str(path_or_name)
     if name in REGISTRY and REGISTRY[name].kind == "lexicon":

@@ -1,0 +1,59 @@
+"""What a model reads: chat templates, one-word answers, the readout position, BOS de-duplication; the paper's prompts.
+
+Names import their module on first use (`interp._util.lazy`), so importing the package stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from interp._util.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from interp.render.prompts import (
+        ADJECTIVES,
+        STYLES,
+        SUPERLATIVES,
+        UNSPECIFIED,
+        Prompt,
+        by_key,
+        load_prompts,
+        paper_prompts,
+    )
+    from interp.render.templates import (
+        GEMMA_TURN_TEMPLATE,
+        Encoded,
+        PaddingSide,
+        adds_bos,
+        chat_template,
+        encode_pairs,
+        encode_texts,
+        pad_ids,
+        render_pair,
+        render_prompt,
+        token_ids,
+    )
+
+__all__ = [
+    "ADJECTIVES",
+    "GEMMA_TURN_TEMPLATE",
+    "STYLES",
+    "SUPERLATIVES",
+    "UNSPECIFIED",
+    "Encoded",
+    "PaddingSide",
+    "Prompt",
+    "adds_bos",
+    "by_key",
+    "chat_template",
+    "encode_pairs",
+    "encode_texts",
+    "load_prompts",
+    "pad_ids",
+    "paper_prompts",
+    "render_pair",
+    "render_prompt",
+    "token_ids",
+]
+
+__getattr__, __dir__ = lazy_exports(__name__)
