@@ -252,7 +252,6 @@ def causal(
     held-out words × evaluation prompts for every seed RM: (ablation claims, steering claims, the eval set)."""
     started = time.perf_counter()
     layers = grid_layers(seeds.handle.n_layers, profile, best)
-    draws = {**dict(profile.null_draws), "placebo": 1}
     log(f"causal: directions and nulls at layers {layers}; the held-out answer grid")
     fitted = {
         layer: fit_directions(
@@ -261,7 +260,7 @@ def causal(
             fit_data.labels.tolist(),
             fit_data.groups.tolist(),
             (placebo["concrete"][:, layer], placebo["abstract"][:, layer]),
-            draws,
+            profile.draws_at(layer, best),
             profile.seed + layer,
         )
         for layer in layers
@@ -590,7 +589,8 @@ def summarise(
             "n_fitting_words": n_fitting,
             "n_eval_words": int(ablation["n_eval_words"].max()),
             "n_eval_prompts": len(profile.prompts("eval")),  # each effect: those of its framing
-            "null_draws": {**dict(profile.null_draws), "placebo": 1},
+            "null_draws": profile.draws_at(-1, best),
+            "null_draws_best_layer": profile.draws_at(best, best),
             "fitting_prompts": [p.key for p in profile.prompts("probe")],
             "eval_prompts": [p.key for p in profile.prompts("eval")],
             "ablation": effect_records(ablation),

@@ -7,7 +7,8 @@ held-out words × the evaluation prompts, which share no prompt with the probe p
 
 Time decides the quick profile's sizes (2 cores, one thread; the ground truth takes half the budget): 3 seed RMs
 on 320 pairs, 6 held-out words per category × 10 prompts, 4 grid layers and the best, and per layer 6
-label-shuffled, 6 covariance-matched and 3 isotropic null directions and the placebo; the full profile draws 30
+label-shuffled, 6 covariance-matched and 3 isotropic null directions and the placebo (20 label-shuffled and 20
+covariance-matched at the best layer, where the headline claim is); the full profile draws 30
 of each kind at every second layer, and also runs the durability panel (a checkpointed training run) that quick
 leaves out.
 
@@ -78,6 +79,11 @@ class Profile:
     probe_boot: int = 200
     ablation_layers: int | None = 4
     null_draws: tuple[tuple[str, int], ...] = (("shuffled_label", 6), ("covariance_matched", 6), ("isotropic", 3))
+    best_layer_null_draws: tuple[tuple[str, int], ...] | None = (
+        ("shuffled_label", 20),
+        ("covariance_matched", 20),
+        ("isotropic", 3),
+    )
     all_positions_grid: bool = False
     steer_doses: tuple[float, ...] = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
     steer_null_draws: tuple[tuple[str, int], ...] = (("shuffled_label", 1), ("covariance_matched", 1))
@@ -100,6 +106,16 @@ class Profile:
         chosen = keys[which]
         return grid if chosen is None else tuple(p for p in grid if p.key in chosen)
 
+    def draws_at(self, layer: int, best: int) -> dict[str, int]:
+        """Null draws of each kind beside the ablation at `layer` (the placebo is one direction).
+
+        >>> quick = get_profile("quick")
+        >>> quick.draws_at(27, best=27)["covariance_matched"], quick.draws_at(0, best=27)["covariance_matched"]
+        (20, 6)
+        """
+        chosen = self.best_layer_null_draws if layer == best and self.best_layer_null_draws else self.null_draws
+        return {**dict(chosen), "placebo": 1}
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -121,6 +137,7 @@ PROFILES = {
         probe_boot=1000,
         ablation_layers=None,
         null_draws=(("shuffled_label", 30), ("covariance_matched", 30), ("isotropic", 30)),
+        best_layer_null_draws=None,
         all_positions_grid=True,
         steer_doses=(0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0),
         steer_null_draws=(("shuffled_label", 10), ("covariance_matched", 10), ("isotropic", 10)),
@@ -143,6 +160,7 @@ PROFILES = {
         probe_boot=20,
         ablation_layers=3,
         null_draws=(("shuffled_label", 3), ("covariance_matched", 3), ("isotropic", 2)),
+        best_layer_null_draws=None,
         steer_doses=(0.5, 1.0),
         steer_null_draws=(("covariance_matched", 1),),
         n_boot=200,

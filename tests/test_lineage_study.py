@@ -30,6 +30,8 @@ def test_the_quick_profile_meets_the_minimum_design():
     assert len(quick.prompts("eval")) >= 10 and quick.n_seeds >= 3
     assert Counter(p.framing for p in quick.prompts("eval")) == {"positive": 5, "negative": 5}
     assert len(quick.steer_doses) >= 7 and min(quick.steer_doses) > 0  # each used with both signs
+    at_best = quick.draws_at(27, best=27)  # the headline claim: at least 20 of each matched null
+    assert min(at_best["shuffled_label"], at_best["covariance_matched"]) >= 20 and at_best["placebo"] == 1
     full = get_profile("full")
     assert min(dict(full.null_draws).values()) >= 20 and len(full.prompts("eval")) == 54 - 6
 

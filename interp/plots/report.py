@@ -94,6 +94,9 @@ def causal_section(run: Path, folder: str, c: Mapping[str, Any], figures: Mappin
         f"{c['n_seeds']} seed RMs. Unit: {c['unit']}. Measure: {c['measure']}. Test: {c['test']}. Nulls: "
         f"{c['null_band']}; draws per layer: "
         + ", ".join(f"{k} {n}" for k, n in c["null_draws"].items())
+        + " (at the best layer: "
+        + ", ".join(f"{k} {n}" for k, n in c["null_draws_best_layer"].items())
+        + ")"
         + f" (each band over {c['n_seeds']} RMs × draws). Edits act on the answer and readout positions: every token "
         "after the prompt (the answer, the end-of-turn marker, the readout token), the prompt unedited; the "
         "every-position edit is reported beside, without nulls. Source: `" + folder + "ablation_claims.csv`, "
