@@ -56,7 +56,7 @@ from probes.fit import ProbeConfig, ProbeResult, fit_probes
 from probes.frames import build_inputs
 from probes.persistence import PersistenceConfig, compare, persistence_along
 from probes.plots import plot_persistence_heatmap, plot_probe_auc, plot_transfer
-from probes.unembedding import head_reading, unembedding_direction
+from probes.unembedding import head_reading, reading_against_null, shuffled_contrasts, unembedding_direction
 
 Log = Callable[[str], None]
 PROBE_METHOD = "diff_means"
@@ -414,8 +414,12 @@ def study(
         folder / "scores.csv",
         lambda: sweep_answers(rm, profile.prompts(), list(words), model=f"{base_name}-rm", progress=False),
     )
-    direction, contrast = unembedding_direction(base, token_ids(lexicon, base))
-    reading = head_reading(rm, direction, contrast)
+    ids = token_ids(lexicon, base)
+    direction, contrast = unembedding_direction(base, ids)
+    reading: dict[str, Any] = head_reading(rm, direction, contrast)
+    heads = [seeds.rm(name).head.weight.detach().float().cpu()[0].clone() for name in seeds.rms]
+    reading["seeds"] = reading_against_null(contrast, shuffled_contrasts(base, ids, 200, profile.seed), heads)
+    rm = seeds.rm("seed0")
     log(f"probes: base and RM residuals on {len(fitting)} fitting words × {len(profile.prompts('probe'))} prompts")
     datas, placebo, x_fit = fitting_data(seeds, fitting, profile, lineage.lineage_id)
     log("probes: fitting base and RM probes (the RM's frozen layers are the base's, bit for bit)")
@@ -553,7 +557,7 @@ def summarise(
     ablation: pd.DataFrame,
     steering: pd.DataFrame,
     best: int,
-    reading: dict[str, float],
+    reading: dict[str, Any],
     lineage: Lineage,
     max_weight_change: float,
     figures: dict[str, Path],

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import numpy as np
 import torch
 
 from interp._util.errors import UserError
@@ -77,3 +79,50 @@ def head_reading(rm: ModelHandle, direction: Direction, contrast: torch.Tensor) 
     """
     head = rm.head.weight.detach().float().cpu()[0]
     return {"post_norm": cosine(contrast, head), "residual": cosine(direction.vector, norm_gain(rm) * head)}
+
+
+def shuffled_contrasts(
+    handle: ModelHandle,
+    token_ids: Mapping[str, Sequence[Sequence[int]]],
+    n: int,
+    seed: int = 0,
+    positive: str = "agency",
+    negative: str = "communion",
+) -> torch.Tensor:
+    """(n, d) post-norm contrasts with the words' categories shuffled (category sizes kept): the matched null for
+    `head_reading` — the same words and unembedding, no agency/communion split.
+
+    >>> shuffled_contrasts(base, {"agency": [[11]], "communion": [[12], [13]]}, 100).shape  # doctest: +SKIP
+    torch.Size([100, 576])
+    """
+    unembed = handle.model.get_output_embeddings().weight.detach().cpu()
+    words = [*token_ids[positive], *token_ids[negative]]
+    k = len(token_ids[positive])
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for _ in range(n):
+        order = torch.randperm(len(words), generator=generator).tolist()
+        chosen = [words[i] for i in order[:k]], [words[i] for i in order[k:]]
+        rows.append(_category_mean(unembed, chosen[0]) - _category_mean(unembed, chosen[1]))
+    return torch.stack(rows)
+
+
+def reading_against_null(contrast: torch.Tensor, null: torch.Tensor, heads: Sequence[torch.Tensor]) -> dict[str, Any]:
+    """cos(contrast, head) per head (post-norm; one head per seed RM), beside the 95 % band of cos(null row, head)
+    over (head, null row), and whether every head's cosine lies outside that band.
+
+    >>> e = torch.eye(4)
+    >>> out = reading_against_null(e[0], torch.stack([e[1], e[2], -e[1]]), [e[0] + 0.1 * e[1]])
+    >>> round(out["per_head"][0], 3), out["null_n"], out["outside"]
+    (0.995, 3, True)
+    """
+    per_head = [cosine(contrast, head) for head in heads]
+    null_cos = np.array([cosine(row, head) for head in heads for row in null])
+    low, high = (float(q) for q in np.quantile(null_cos, [0.025, 0.975]))
+    return {
+        "per_head": per_head,
+        "null_low": low,
+        "null_high": high,
+        "null_n": len(null_cos),
+        "outside": all(c < low or c > high for c in per_head),
+    }

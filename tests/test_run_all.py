@@ -67,6 +67,9 @@ def test_run_all_smoke_writes_report_figures_and_traceable_numbers(tmp_path):
             )
             assert (effect["n_seeds"], effect["n_eval_words"], effect["n_eval_prompts"]) == (2, 8, 1)
         assert any(e["positions"] == "all" for e in causal["ablation"])  # the every-position edit, beside
+        head = lineage["head_reads_unembedding"]["seeds"]  # every seed's head beside the label-shuffled null
+        assert len(head["per_head"]) == 2 and head["null_n"] == 2 * 200 and head["null_low"] < head["null_high"]
+        assert head["per_head"][0] == pytest.approx(lineage["head_reads_unembedding"]["post_norm"], abs=1e-6)
         paths = lineage["gap_paths"]  # attribution and patching: two code paths to the same unpatched gap
         patched = pd.DataFrame(paths["patching"])
         assert set(patched["layer"]) == {paths["first_trained_layer"]} == {3}  # smoke trains the last layer only

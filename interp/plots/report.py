@@ -148,6 +148,19 @@ def gap_paths_section(folder: str, g: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _head_null(seeds: Mapping[str, Any]) -> str:
+    verdict = (
+        "every seed outside it"
+        if seeds["outside"]
+        else "not every seed outside it (the heads do not read agency − communion more than a random word split)"
+    )
+    return (
+        "per seed RM " + ", ".join(f"{c:+.3f}" for c in seeds["per_head"]) + f"; label-shuffled null (the same words' "
+        f"unembedding contrast with their categories shuffled, {seeds['null_n']} (RM, shuffle) cosines): 95 % band "
+        f"{_interval(seeds['null_low'], seeds['null_high'])}, {verdict}."
+    )
+
+
 def lineage_section(run: Path, name: str, s: Mapping[str, Any]) -> str:
     """The report section of one lineage."""
     folder = f"{name}/"
@@ -172,7 +185,9 @@ def lineage_section(run: Path, name: str, s: Mapping[str, Any]) -> str:
         "the trained layers and the transfer numbers.\n",
         _table([s["persistence_best_layer"]]) + "\n",
         f"The RM's score head reads the base's unembedding agency−communion contrast with cosine "
-        f"{_fmt(s['head_reads_unembedding']['post_norm'])} (after the final norm).\n",
+        f"{_fmt(s['head_reads_unembedding']['post_norm'])} (seed 0, after the final norm); "
+        + _head_null(s["head_reads_unembedding"]["seeds"])
+        + "\n",
         _img(run, s["figures"]["probe_auc"], "Probe AUC by layer, base vs RM; hatched: shuffled-label null"),
         _img(run, s["figures"]["transfer"], "Own and transferred probe AUC (base→RM, RM→base)"),
         *causal_section(run, folder, s["causal"], s["figures"]),
