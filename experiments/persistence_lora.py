@@ -37,7 +37,6 @@ import pandas as pd
 import torch
 from transformers.utils import logging as hf_logging
 
-from experiments.lineage_study import PROBE_METHOD, probe_data
 from experiments.profiles import get_profile
 from interp._util.errors import UserError
 from interp._util.files import check_output_folder, staged_folder
@@ -50,6 +49,7 @@ from interp.training.bradley_terry import TrainConfig, train_rm
 from interp.training.checkpoints import checkpoint_step, list_checkpoints, load_checkpoint, read_meta
 from interp.training.neutral import neutral_pairs
 from probes.data import ProbeData
+from probes.pipeline import PROBE_METHOD, probe_data
 from probes.seed_floor import direction_pairs, seed_floor, statement
 
 QUICK = {
@@ -148,7 +148,7 @@ def _run(args: argparse.Namespace, out: Path, work: Path) -> dict[str, Any]:
     lexicon = default_lexicon()
     base = load_lm(args.base)
     store = work / "store"
-    base_data = probe_data(base, lexicon, profile, store, base.fingerprint)
+    base_data = probe_data(base, lexicon, profile.prompts("probe"), store, base.fingerprint)
     log(started, f"base captured: {base_data.n_examples} inputs × {base_data.n_layers} layers")
     pairs = neutral_pairs(args.pairs, seed=args.seed)
     rms: dict[tuple[int, int], ProbeData] = {}
@@ -164,7 +164,7 @@ def _run(args: argparse.Namespace, out: Path, work: Path) -> dict[str, Any]:
             step = checkpoint_step(folder)
             if step in args.schedule:
                 rm = load_checkpoint(folder, base)
-                rms[(config.seed, step)] = probe_data(rm, lexicon, profile, store, base.fingerprint)
+                rms[(config.seed, step)] = probe_data(rm, lexicon, profile.prompts("probe"), store, base.fingerprint)
                 changes += weight_rows(base, rm, config.seed, step)
                 accuracy.append({"seed": config.seed, "step": step, **accuracies(folder)})
             shutil.rmtree(folder)

@@ -34,7 +34,7 @@ import torch
 from transformers.utils import logging as hf_logging
 
 from experiments import ground_truth
-from experiments.lineage_study import study, word_categories
+from experiments.lineage_study import study
 from experiments.profiles import PROFILES, Profile, get_profile
 from interp._util.errors import UserError
 from interp._util.files import read_json
@@ -42,6 +42,7 @@ from interp._util.runinfo import peak_rss_mb, versions
 from interp.lexicons.readers import default_lexicon
 from interp.models import load_lm, resolve
 from interp.models.embedded import EMBEDDED
+from interp.pipeline import word_categories
 from interp.plots.mwlr import plot_mwlr
 from interp.plots.report import write_report
 from interp.stats.analysis import StatsConfig, analyse

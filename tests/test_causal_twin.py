@@ -186,8 +186,8 @@ def test_sign_agreement_edges() -> None:
     assert sign_agreement((-2.0, -1.0), (-0.2, -0.01)) == "agree"
     assert sign_agreement((1.0, 2.0), (0.01, 0.2)) == "agree"
     assert sign_agreement((-2.0, -1.0), (0.01, 0.2)) == "disagree"
-    assert sign_agreement((0.0, 1.0), (0.1, 0.2)) == "null"  # an interval touching 0 includes it
-    assert sign_agreement((1.0, 2.0), (-0.1, 0.0)) == "null"
+    assert sign_agreement((0.0, 1.0), (0.1, 0.2)) == "inconclusive"  # an interval touching 0 includes it
+    assert sign_agreement((1.0, 2.0), (-0.1, 0.0)) == "inconclusive"
 
 
 @pytest.fixture(scope="module")

@@ -117,15 +117,16 @@ def plot_durability(table: pd.DataFrame, path: str | Path, title: str = "") -> P
     return _save(fig, path)
 
 
-def plot_gap_paths(attribution: pd.DataFrame, patching: pd.DataFrame, path: str | Path, title: str = "") -> Path:
-    """Per framing, two panels: the reward gap built up along the residual stream (cumulative direct attribution
-    after each component, mean over RMs with its 95 % CI), and the change of the gap when a layer's readout
-    residual is patched from the base LM (95 % CI over RMs), beside the unpatched gap."""
+def plot_gap_paths(attribution: pd.DataFrame, patching: pd.DataFrame | None, path: str | Path, title: str = "") -> Path:
+    """Per framing: the reward gap built up along the residual stream (cumulative direct attribution after each
+    component, mean over RMs with its 95 % CI) and, when `patching` is given, the change of the gap when a layer's
+    readout residual is patched from the base LM (95 % CI over RMs), beside the unpatched gap."""
     framings = sorted(attribution["framing"].unique())
-    fig = Figure(figsize=(11, 3.8 * len(framings)))
+    columns = 1 if patching is None else 2
+    fig = Figure(figsize=(5.5 * columns, 3.8 * len(framings)))
     for i, framing in enumerate(framings):
         built = attribution[attribution.framing == framing].sort_values("order")
-        ax = fig.add_subplot(len(framings), 2, 2 * i + 1)
+        ax = fig.add_subplot(len(framings), columns, columns * i + 1)
         ax.fill_between(built.order, built.ci_low, built.ci_high, color="C0", alpha=0.2)
         ax.plot(built.order, built.estimate, color="C0", lw=1)
         ticks = built[built.component.str.startswith("mlp")]
@@ -134,8 +135,10 @@ def plot_gap_paths(attribution: pd.DataFrame, patching: pd.DataFrame, path: str 
         ax.set_xlabel("layer (after its MLP)")
         ax.set_ylabel("cumulative reward gap")
         ax.set_title(f"{title} — {framing}: where the gap forms", fontsize=9)
+        if patching is None:
+            continue
         part = patching[patching.framing == framing].sort_values("layer")
-        ax = fig.add_subplot(len(framings), 2, 2 * i + 2)
+        ax = fig.add_subplot(len(framings), columns, columns * i + 2)
         _errorbar(ax, part.layer, part, fmt="o-", color="k", label="Δ gap, base residual patched in")
         ax.axhline(0, color="k", lw=0.5)
         ax.axhline(-float(part.gap.iloc[0]), color="C3", ls="--", lw=1, label="− unpatched gap (all removed)")

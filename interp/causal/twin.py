@@ -44,7 +44,7 @@ from interp.sweep.logprobs import Wrapper, answer_logprobs
 
 Intervention = Literal["ablate", "steer"]
 TwinPosition = Literal["readout", "all"]
-Agreement = Literal["agree", "disagree", "null"]
+Agreement = Literal["agree", "disagree", "inconclusive"]
 
 
 @dataclass(frozen=True)
@@ -176,19 +176,19 @@ def twin_effect(
 
 
 def sign_agreement(rm_interval: tuple[float, float], twin_interval: tuple[float, float]) -> Agreement:
-    """Whether an RM effect and its twin effect move the same way: `null` when either interval includes 0,
+    """Whether an RM effect and its twin effect move the same way: `inconclusive` when either interval includes 0,
     else `agree` (same sign) or `disagree`.
 
     >>> sign_agreement((-1.4, -1.2), (-0.3, -0.1)), sign_agreement((0.2, 0.5), (-0.3, -0.1))
     ('agree', 'disagree')
     >>> sign_agreement((0.2, 0.5), (-0.1, 0.4))
-    'null'
+    'inconclusive'
     """
     for name, (lo, hi) in (("RM", rm_interval), ("twin", twin_interval)):
         if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
             raise UserError(f"The {name} interval ({lo}, {hi}) is not a finite (low, high) pair; pass its CI bounds.")
     if rm_interval[0] <= 0 <= rm_interval[1] or twin_interval[0] <= 0 <= twin_interval[1]:
-        return "null"
+        return "inconclusive"
     return "agree" if (rm_interval[0] > 0) == (twin_interval[0] > 0) else "disagree"
 
 

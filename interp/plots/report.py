@@ -103,7 +103,7 @@ def causal_section(run: Path, folder: str, c: Mapping[str, Any], figures: Mappin
         "per RM and draw `" + folder + "ablation_changes.csv`. The base-LM twin (`" + folder + "twin.csv`): the same "
         "direction edited in the base LM at the last prompt token, where it reads its answer; measure: change of the "
         "implicit reward gap (mean log-prob of agency − communion answers), unit: prompt, 95 % bootstrap over "
-        "prompts; sign: agree or disagree when both intervals exclude 0, else null.\n",
+        "prompts; sign: agree or disagree when both intervals exclude 0, else inconclusive.\n",
         "**Ablation of the base's agency − communion direction**\n",
         _table(claims_rows(c["ablation"])) + "\n",
         f"Verdict: {len(survived)} of {len(ablation)} ablation effects at the answer and readout positions lie outside "
@@ -133,7 +133,7 @@ def gap_paths_section(folder: str, g: Mapping[str, Any]) -> list[str]:
             "unpatched gap": f"{r['gap']:+.3g}",
             "Δ gap, base residual patched in": f"{r['estimate']:+.3g} {_interval(r['ci_low'], r['ci_high'])}",
         }
-        for r in g["patching"]
+        for r in g["patching"] or []
     ]
     return [
         "### Where the gap forms, and patching base → RM\n",
@@ -142,9 +142,11 @@ def gap_paths_section(folder: str, g: Mapping[str, Any]) -> list[str]:
         "norm (the parts sum to the gap; `" + folder + "attribution.csv`). The frozen layers are the base's, bit "
         "for bit, but the head that reads them was trained. Patching replaces one trained layer's output at the "
         "readout token with the base LM's on the same input (`" + folder + "patching.csv`); below the first "
-        "trained layer the RM's residual is the base's, so patching there changes nothing (not run).\n",
+        "trained layer the RM's residual is the base's, so patching there changes nothing (not run)."
+        + ("" if patched else " Patching is not part of this profile (the full profile runs it).")
+        + "\n",
         _table(built) + "\n",
-        _table(patched) + "\n",
+        *([_table(patched) + "\n"] if patched else []),
     ]
 
 
@@ -192,7 +194,11 @@ def lineage_section(run: Path, name: str, s: Mapping[str, Any]) -> str:
         _img(run, s["figures"]["transfer"], "Own and transferred probe AUC (base→RM, RM→base)"),
         *causal_section(run, folder, s["causal"], s["figures"]),
         *gap_paths_section(folder, s["gap_paths"]),
-        _img(run, s["figures"]["gap_paths"], "Cumulative direct attribution of the gap, and patching base → RM"),
+        _img(
+            run,
+            s["figures"]["gap_paths"],
+            "Cumulative direct attribution of the gap (and patching base → RM where it ran)",
+        ),
     ]
     return "\n".join(out)
 

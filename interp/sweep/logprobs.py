@@ -68,7 +68,8 @@ def next_token_logprobs(handle: ModelHandle, text: str) -> torch.Tensor:
     if handle.kind != "lm":
         raise UserError(f"'{handle.name}' is loaded as a reward model; load it with load_lm for log-probabilities.")
     ids = torch.tensor([token_ids(handle.tokenizer, text)], device=handle.model.device)
-    logits = handle.model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False).logits
+    mask = torch.ones_like(ids)
+    logits = handle.model(input_ids=ids, attention_mask=mask, use_cache=False, logits_to_keep=1).logits  # last only
     return torch.log_softmax(logits[0, -1].float(), dim=-1).cpu()
 
 
