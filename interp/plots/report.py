@@ -212,8 +212,9 @@ def write_report(run: Path, summary: Mapping[str, Any], extra_sections: list[str
         f"{summary['peak_rss_mb']:.0f} MB. Configuration, versions and seeds: `config.json`; every number: "
         "`summary.json` and the CSVs named beside it.\n",
         "**Scope.** Two small embedded models (SmolLM2-135M-Instruct, Llama architecture; Gemma-3-270M base), "
-        "with RMs trained here for a few steps on built-in value-neutral pairs — not the paper's 8B–27B RMs. "
-        "With one RM per family, family comparisons have the prompt as their unit and cannot generalise to RMs.\n",
+        "with seed RMs trained here for one short epoch on built-in value-neutral pairs — not the paper's 8B–27B "
+        "RMs. Causal claims within a lineage have the RM (seed) as their unit; the Figure 1 family comparison uses "
+        "seed 0 of each family with the prompt as its unit, so it says nothing about families of RMs.\n",
     ]
     body = [lineage_section(run, name, s) for name, s in summary["lineages"].items()]
     return atomic_write(run / "report.md", "\n".join([*head, *lead, *body, *extra_sections]) + "\n")
