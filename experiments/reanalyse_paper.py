@@ -15,8 +15,10 @@ import argparse
 from pathlib import Path
 
 from interp._util.errors import UserError
-from interp.commands.stats import run_stats
+from interp.plots.behaviour import plot_median_ranks
 from interp.stats.analysis import StatsConfig
+from interp.stats.run import run_stats
+from interp.stats.summary import summary_lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,9 +34,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     config = StatsConfig(n_perm=args.n_perm, n_boot=args.n_boot, seed=args.seed)
     try:
-        run_stats(args.scores, args.lexicon, args.families, args.out, config=config)
+        result = run_stats(args.scores, args.lexicon, args.families, args.out, config=config)
     except UserError as err:
         parser.exit(2, f"error: {err}\n")
+    plot_median_ranks(result.bootstrap, result.rm_means, args.out / "fig1_median_ranks.png", result.lexicon_label)
+    print("\n".join([*summary_lines(result), f"wrote {args.out}"]))
 
 
 if __name__ == "__main__":

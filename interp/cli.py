@@ -24,6 +24,8 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 
 def _register_commands() -> None:
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):  # a private helper of the commands, not a command module
+            continue
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(app)
 

@@ -148,6 +148,7 @@ CAPTURE_CASES = [
     case("model-not-a-model", [*CAPTURE, "--model", "{not_a_model}"], "not_a_model", "--prompts", "hi"),
     case("model-file", [*CAPTURE, "--model", "{file}"], "file", "--prompts", "hi"),
     case("layers-out-of-range", CAPTURE, "99", "--prompts", "hi", "--layers", "99"),
+    case("old-rm-flag", CAPTURE, "now --as-rm", "--rm", "--prompts", "hi"),
     case("layers-garbage", CAPTURE, "a-b", "--prompts", "hi", "--layers", "a-b"),
     case("dtype", CAPTURE, "dtype", "--prompts", "hi", "--dtype", "float8"),
 ]
@@ -200,6 +201,7 @@ PROBE_CASES = [
     case("lexicon-latin1", PROBE, "UTF-8", "--lexicon", "{latin1_txt}"),
     case("prompts-missing", PROBE, "does not exist", "--prompts", "{missing}"),
     case("model-not-a-model", [*PROBE, "--model", "{not_a_model}"], "not_a_model"),
+    case("old-rm-flag", PROBE, "now --as-rm", "--rm"),
 ]
 
 PERSIST_CASES = [

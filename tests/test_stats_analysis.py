@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from interp.commands.stats import run_stats
 from interp.lexicons.readers import load_lexicon
 from interp.render.prompts import paper_prompts
 from interp.stats import frequency, tests
 from interp.stats.analysis import StatsConfig, analyse
 from interp.stats.mixed import fit_mixed
 from interp.stats.paper_tables import assign_families, read_scores
+from interp.stats.run import run_stats
+from tests.refusal import run_cli
 
 FIX = Path(__file__).parent / "fixtures" / "stats"
 PROMPTS = paper_prompts()
@@ -139,7 +140,18 @@ def test_run_stats_writes_outputs(tmp_path: Path) -> None:
     adjusted = model["frequency_adjusted"]  # the planted interaction survives the word-frequency covariate
     assert adjusted["coef"] > 10 and adjusted["p"] < 1e-3 and adjusted["coef"] != model["coef"]
     assert json.loads((tmp_path / "config.json").read_text())["n_boot"] == 100
+    assert not (tmp_path / "fig1_median_ranks.png").exists()  # the figure is the caller's (plots are the roof)
+
+
+def test_stats_command_prints_the_summary_and_draws_the_figure(tmp_path: Path) -> None:
+    sizes = ["--n-perm", "50", "--n-boot", "30", "--n-shuffle", "10", "--no-frequency"]
+    run = run_cli(
+        "stats", "--scores", str(FIX / "planted"), "--lexicon", str(FIX / "lexicon.csv"), "--out", str(tmp_path), *sizes
+    )
+    assert run.exit_code == 0 and run.traceback is None, run.output
+    assert "three-way contrast" in run.output and f"to {tmp_path}" in run.output
     assert (tmp_path / "fig1_median_ranks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pd.read_csv(tmp_path / "fig1_table.csv")["family"].nunique() == 2
 
 
 def test_default_lexicon_label_reaches_outputs(tmp_path: Path) -> None:

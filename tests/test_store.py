@@ -113,7 +113,7 @@ def test_cli_capture_writes_the_store(tiny_folder, tmp_path):
             "capture",
             "--model",
             str(tiny_folder("qwen2")),
-            "--rm",
+            "--as-rm",
             "--texts",
             str(texts),
             "--layers",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import MISSING, fields, replace
 from pathlib import Path
 
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 from interp.cli import app, main
@@ -22,6 +23,17 @@ from interp.training.prefdata import load_pairs
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "training"
+
+
+def test_train_rm_options_are_the_train_config_fields() -> None:
+    """Every `TrainConfig` field is a `train-rm` option with the field's default and help, beside the command's own."""
+    options = {p.name: p for p in typer.main.get_command(app).commands["train-rm"].params}  # type: ignore[attr-defined]
+    own = {"data", "pairs", "data_seed", "threads", "resume", "require_neutral"}
+    assert set(options) == {f.name for f in fields(TrainConfig)} | own
+    for f in fields(TrainConfig):
+        assert options[f.name].help == f.metadata["help"]
+        assert options[f.name].required == (f.default is MISSING)
+        assert f.default is MISSING or options[f.name].default == f.default, f.name
 
 
 def test_train_rm_writes_checkpoints_and_metrics(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:
@@ -92,7 +104,6 @@ def test_killed_run_resumed_from_the_cli_keeps_its_start_accuracy(
     assert train_rm(killed, pairs, stop_after=3, progress=False).stopped
     args = ["train-rm", "--base", base, "--pairs", "60", "--out", killed.out, "--resume"]
     args += ["--k", "1", "--dtype", "fp32", "--steps", "4", "--batch-size", "4", "--save-every", "2"]
-    args += ["--held-out", str(killed.held_out)]  # the library's default differs from the CLI's
     result = CliRunner().invoke(app, [*args, "--max-length", "128"])
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "killed" / "metrics.json").read_text())

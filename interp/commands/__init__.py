@@ -1,1 +1,2 @@
-"""CLI command groups; each module defines `register(app)` and is discovered automatically."""
+"""CLI commands; each public module defines its commands as functions and adds them in `register(app)`, and is
+discovered automatically (private modules, such as `_options`, are helpers)."""

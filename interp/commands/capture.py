@@ -11,6 +11,7 @@ from rich.console import Console
 
 from interp._util.errors import UserError
 from interp._util.files import check_output_folder, read_text
+from interp.commands._options import OldRmFlag, refuse_old_rm_flag
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,7 +99,7 @@ def check_position(handle: ModelHandle, texts: list[str], where: Site) -> None:
 
 def capture_command(
     model: Annotated[str, typer.Option(help="Embedded name, local folder or hub id.")],
-    rm: Annotated[bool, typer.Option("--rm", help="Load as a reward model (a base LM gets a seeded head).")] = False,
+    as_rm: Annotated[bool, typer.Option(help="Load as a reward model (a base LM gets a seeded head).")] = False,
     texts: Annotated[
         Path | None,
         typer.Option(help=".txt (one text per line), or .jsonl/.csv/.parquet with text, or prompt[+answer] columns."),
@@ -117,12 +118,14 @@ def capture_command(
     batch_size: Annotated[int, typer.Option(help="Inputs per forward pass.")] = 16,
     shard_size: Annotated[int, typer.Option(help="Inputs per shard on disk.")] = 1024,
     dtype: Annotated[str, typer.Option(help="Model dtype: float32 or bfloat16.")] = "float32",
-    seed: Annotated[int, typer.Option(help="Seed of a fresh RM head (with --rm on a base LM).")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of a fresh RM head (with --as-rm on a base LM).")] = 0,
     trust_remote_code: Annotated[
         bool, typer.Option("--trust-remote-code", help="Run the model repository's own Python code (off by default).")
     ] = False,
+    old_rm: OldRmFlag = False,
 ) -> None:
     """Capture residual-stream activations at the chosen layers into the activation store (resumable)."""
+    refuse_old_rm_flag(old_rm)
     if (texts is None) == (not prompts):
         raise UserError("Give exactly one of --texts FILE or --prompts (repeatable).")
     for option, value in (("--batch-size", batch_size), ("--shard-size", shard_size)):
@@ -140,7 +143,7 @@ def capture_command(
     if backend not in BACKENDS:
         raise UserError(f"Unknown backend '{backend}'; use one of: {', '.join(BACKENDS)}.")
     where = Site.parse(f"L0.{point}.{position}")  # checks point and position before the model loads
-    if rm:
+    if as_rm:
         handle = rm_from_base(model, seed=seed, dtype=dtype, trust_remote_code=trust_remote_code)
     else:
         handle = load_lm(model, dtype=dtype, trust_remote_code=trust_remote_code)
@@ -171,4 +174,5 @@ def capture_command(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `capture` command."""
     app.command("capture")(capture_command)

@@ -13,10 +13,8 @@ from interp._util.listing import FORMAT_HELP, choose_format, print_records
 from interp.lexicons import downloads as reg
 
 console = Console(markup=False, highlight=False, soft_wrap=True)
-lexicon_app = typer.Typer(no_args_is_help=True, help="Lexicons: the bundled default and public files.")
 
 
-@lexicon_app.command("list")
 def list_(fmt: Annotated[str | None, typer.Option("--format", help=FORMAT_HELP)] = None) -> None:
     """List the bundled lexicon and every registry file, with whether it is in the cache."""
     chosen = choose_format(fmt)
@@ -30,7 +28,6 @@ def list_(fmt: Annotated[str | None, typer.Option("--format", help=FORMAT_HELP)]
         console.print(f"cache: {reg.cache_dir()}; group names: paper-scores; paper files: {reg.PAPER_NOTE}")
 
 
-@lexicon_app.command()
 def show(name: Annotated[str, typer.Argument(help="default, a registry name, or a lexicon file")]) -> None:
     """Show a lexicon's categories, sizes and first words (or a registry file's URL and hash)."""
     if name in reg.REGISTRY and reg.REGISTRY[name].kind != "lexicon":
@@ -47,14 +44,12 @@ def show(name: Annotated[str, typer.Argument(help="default, a registry name, or 
         console.print(f"  {category}: {len(words)} entries ({globs} stem globs): {', '.join(words[:8])}, …")
 
 
-@lexicon_app.command()
 def fetch(name: Annotated[str, typer.Argument(help="registry name or group, e.g. big2-nouns, paper-scores")]) -> None:
     """Download a registry file (or group) to the cache and verify its sha256."""
     for path in reg.fetch(name):
         console.print(f"verified {path}")
 
 
-@lexicon_app.command()
 def add(
     name: Annotated[str, typer.Argument(help="registry name or group")],
     source: Annotated[Path, typer.Option("--from", help="local copy (a folder for a group)")],
@@ -71,4 +66,9 @@ def add(
 
 def register(app: typer.Typer) -> None:
     """Add the `lexicon` command group."""
-    app.add_typer(lexicon_app, name="lexicon")
+    group = typer.Typer(no_args_is_help=True, help="Lexicons: the bundled default and public files.")
+    group.command("list")(list_)
+    group.command("show")(show)
+    group.command("fetch")(fetch)
+    group.command("add")(add)
+    app.add_typer(group, name="lexicon")

@@ -20,10 +20,7 @@ from interp.models.embedded import EMBEDDED
 if TYPE_CHECKING:
     from interp.models import ModelHandle
 
-models_app = typer.Typer(no_args_is_help=True, help="Embedded models and the registry of published RMs.")
 
-
-@models_app.command("list")
 def list_models(fmt: Annotated[str | None, typer.Option("--format", help=FORMAT_HELP)] = None) -> None:
     """List the embedded models (offline) and the registry of the paper's ten RMs.
 
@@ -102,7 +99,6 @@ def _rm_for_checks(name: str, dtype: str, trust_remote_code: bool) -> tuple[Mode
     )
 
 
-@models_app.command("check")
 def check(
     name: Annotated[str, typer.Argument(help="embedded name, local model folder, or hub id")],
     dtype: Annotated[str, typer.Option(help="float32, bfloat16 or float16")] = "float32",
@@ -164,4 +160,8 @@ def _describe(name: str, dtype: str, trust_remote_code: bool, fmt: str) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(models_app, name="models")
+    """Add the `models` command group."""
+    group = typer.Typer(no_args_is_help=True, help="Embedded models and the registry of published RMs.")
+    group.command("list")(list_models)
+    group.command("check")(check)
+    app.add_typer(group, name="models")

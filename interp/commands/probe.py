@@ -14,6 +14,7 @@ from rich.console import Console
 
 from interp._util.errors import UserError
 from interp._util.files import check_output_folder, staged_folder
+from interp.commands._options import OldRmFlag, refuse_old_rm_flag
 
 if TYPE_CHECKING:
     from interp.lexicons.readers import Lexicon
@@ -54,17 +55,19 @@ def _data(
 
 
 def probe_command(
-    model: Annotated[str, typer.Option(help="Embedded name, folder (an RM checkpoint with --rm) or hub id.")],
+    model: Annotated[str, typer.Option(help="Embedded name, folder (an RM checkpoint with --as-rm) or hub id.")],
     out: Annotated[Path, typer.Option(help="Output folder: probes.csv, directions/, probe_auc.png.")],
-    rm: Annotated[bool, typer.Option("--rm", help="Load as a reward model (a saved RM folder).")] = False,
+    as_rm: Annotated[bool, typer.Option(help="Load as a reward model (a saved RM folder).")] = False,
     lexicon: Lexicon_ = "default",
     prompts: Prompts_ = "grid",
     limit_prompts: Limit_ = 6,
     store: Store_ = Path("artifacts/store"),
     n_perm: Annotated[int, typer.Option(help="Word-label shuffles for the null (0: no null).")] = 50,
     trust_remote_code: TrustRemoteCode_ = False,
+    old_rm: OldRmFlag = False,
 ) -> None:
     """Fit agency-vs-communion probes at every layer (held-out words, shuffled-label null, bootstrap CIs)."""
+    refuse_old_rm_flag(old_rm)
     if n_perm < 0:
         raise UserError(f"--n-perm must be 0 or more, not {n_perm}.")
     lex, chosen = _inputs(out, store, lexicon, prompts, limit_prompts)
@@ -73,7 +76,7 @@ def probe_command(
     from probes.plots import plot_probe_auc
 
     config = ProbeConfig(n_perm=n_perm)
-    handle = (load_rm if rm else load_lm)(model, trust_remote_code=trust_remote_code)
+    handle = (load_rm if as_rm else load_lm)(model, trust_remote_code=trust_remote_code)
     result = fit_probes(_data(handle, lex, chosen, store), config)
     with staged_folder(out) as staged:
         result.save(staged)
@@ -170,5 +173,6 @@ def persistence_command(
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `probe` and `persistence` commands."""
     app.command("probe")(probe_command)
     app.command("persistence")(persistence_command)

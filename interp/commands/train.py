@@ -14,16 +14,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from interp._util.errors import UserError
+from interp.commands._options import config_options
+from interp.training.config import TrainConfig
 
 if TYPE_CHECKING:
     from interp.training.neutrality import NeutralityReport
-    from interp.training.trainable import TrainMode
 
 console = Console(highlight=False, soft_wrap=True)
 
@@ -48,51 +49,25 @@ def _neutrality_writer(report: NeutralityReport) -> Callable[[Path], None]:
     return write
 
 
+@config_options(TrainConfig)
 def train_rm_command(
-    base: Annotated[str, typer.Option(help="base LM: embedded name, local folder or hub id")],
-    out: Annotated[Path, typer.Option(help="output folder (checkpoints, metrics.json, metrics.jsonl)")],
+    config: TrainConfig,
     data: Annotated[
         str, typer.Option(help="'neutral' (built-in), a .jsonl/.parquet file, or a hub dataset id")
     ] = "neutral",
     pairs: Annotated[int | None, typer.Option(help="number of pairs (subsampled with --data-seed)")] = 2000,
-    mode: Annotated[str, typer.Option(help="'last-k' (last k layers + norm + head) or 'lora'")] = "last-k",
-    k: Annotated[int, typer.Option(help="trainable decoder layers in last-k mode")] = 4,
-    lora_r: Annotated[int, typer.Option(help="LoRA rank (lora mode)")] = 32,
-    lora_alpha: Annotated[int, typer.Option(help="LoRA alpha (lora mode)")] = 64,
-    dtype: Annotated[str, typer.Option(help="auto (GPU: bf16 autocast; CPU: fp32), bf16 or fp32")] = "auto",
-    epochs: Annotated[int, typer.Option(help="passes over the training pairs (ignored with --steps)")] = 1,
-    steps: Annotated[int | None, typer.Option(help="total optimizer steps (overrides --epochs)")] = None,
-    batch_size: Annotated[int, typer.Option(help="pairs per step")] = 16,
-    lr: Annotated[float, typer.Option(help="peak learning rate of the body (AdamW, cosine, warm-up --warmup)")] = 1e-4,
-    head_lr: Annotated[float, typer.Option(help="peak learning rate of the score head")] = 1e-3,
-    head_init: Annotated[
-        str,
-        typer.Option(
-            help="'fit' (logistic regression on frozen features, then fine-tune), 'lm-contrast' (the LM's "
-            "Good−Bad unembedding) or 'random'"
-        ),
-    ] = "fit",
-    warmup: Annotated[float, typer.Option(help="warm-up fraction of the steps, in [0, 1)")] = 0.03,
-    save_every: Annotated[int, typer.Option(help="checkpoint every N steps (and at the end)")] = 100,
-    seed: Annotated[int, typer.Option(help="seed of the head initialisation and the data order")] = 0,
     data_seed: Annotated[int, typer.Option(help="seed of the neutral generator / subsample")] = 0,
-    held_out: Annotated[float, typer.Option(help="fraction of prompts held out for pairwise accuracy")] = 0.15,
-    max_length: Annotated[int, typer.Option(help="drop pairs longer than this many tokens")] = 96,
-    device: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu",
     threads: Annotated[
         int | None, typer.Option(help="CPU threads for torch (1 is fastest on a busy machine); default: torch's")
     ] = None,
     resume: Annotated[bool, typer.Option(help="continue from the last checkpoint in --out")] = False,
     require_neutral: Annotated[bool, typer.Option(help="refuse data that fail the neutrality check")] = False,
-    trust_remote_code: Annotated[
-        bool, typer.Option(help="run Python code shipped with the base model; only if you trust it")
-    ] = False,
 ) -> None:
     """Train a reward model from a base LM with the Bradley–Terry loss; writes OUT/metrics.json."""
     import torch
 
     from interp.sweep.outputs import check_run_folder
-    from interp.training.bradley_terry import TrainConfig, check_fresh, train_rm
+    from interp.training.bradley_terry import check_fresh, train_rm
     from interp.training.checkpoints import list_checkpoints
     from interp.training.neutrality import base_projector, neutrality_report
     from interp.training.prefdata import load_pairs
@@ -100,34 +75,13 @@ def train_rm_command(
     for name, value in (("pairs", pairs), ("threads", threads)):
         if value is not None and value < 1:
             raise UserError(f"--{name} must be at least 1, not {value}.")
-    config = TrainConfig(
-        base=base,
-        out=str(out),
-        mode=cast("TrainMode", mode),
-        k=k,
-        lora_r=lora_r,
-        lora_alpha=lora_alpha,
-        dtype=dtype,
-        epochs=epochs,
-        steps=steps,
-        batch_size=batch_size,
-        lr=lr,
-        head_lr=head_lr,
-        head_init=head_init,
-        warmup=warmup,
-        save_every=save_every,
-        seed=seed,
-        held_out=held_out,
-        max_length=max_length,
-        device=device,
-        trust_remote_code=trust_remote_code,
-    )
+    out = Path(config.out)
     check_run_folder(out, "train-rm")
     check_fresh(config, list_checkpoints(out), resume)
     if threads is not None:
         torch.set_num_threads(threads)
     preference_pairs = load_pairs(data, pairs, data_seed)
-    report = neutrality_report(preference_pairs, projector=base_projector(base, trust_remote_code))
+    report = neutrality_report(preference_pairs, projector=base_projector(config.base, config.trust_remote_code))
     if require_neutral and not report.passed:
         raise UserError(report.message())
     result = train_rm(config, preference_pairs, resume=resume, on_ready=_neutrality_writer(report))
@@ -164,4 +118,5 @@ def _check_conformance(checkpoint: Path, out: Path) -> None:
 
 
 def register(app: typer.Typer) -> None:
+    """Add the `train-rm` command."""
     app.command("train-rm")(train_rm_command)

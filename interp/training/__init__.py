@@ -1,32 +1,41 @@
 """RM training from a base LM: preference data, neutrality check, head fitted on frozen features then
 Bradley–Terry fine-tuning of the top layers on cached inputs, planted bias.
 
+Names import their module on first use (`interp._util.lazy`), so importing the package stays light.
+
 >>> from interp.training import neutral_pairs, neutrality_report
 >>> neutrality_report(neutral_pairs(70)).passed
 True
 """
 
-from interp.training.bradley_terry import TrainConfig, TrainResult, evaluate_pairs, pair_scores, train_rm
-from interp.training.checkpoints import (
-    body_fingerprint,
-    checkpoint_lineage,
-    list_checkpoints,
-    load_checkpoint,
-    read_meta,
-)
-from interp.training.head_fit import HEAD_INITS
-from interp.training.neutral import DEFAULT_FAMILIES, FAMILIES, iter_neutral, neutral_pair, neutral_pairs
-from interp.training.neutrality import NeutralityReport, Projector, base_projector, check_neutral, neutrality_report
-from interp.training.plant import PlantCheck, PlantConfig, first_token_logprobs, plant_bias, plant_check
-from interp.training.prefdata import (
-    PreferencePair,
-    load_hub_pairs,
-    load_pairs,
-    pairs_from_records,
-    read_pairs,
-    subsample,
-    write_pairs,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from interp._util.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from interp.training.bradley_terry import TrainResult, evaluate_pairs, pair_scores, train_rm
+    from interp.training.checkpoints import (
+        body_fingerprint,
+        checkpoint_lineage,
+        list_checkpoints,
+        load_checkpoint,
+        read_meta,
+    )
+    from interp.training.config import HEAD_INITS, TrainConfig
+    from interp.training.neutral import DEFAULT_FAMILIES, FAMILIES, iter_neutral, neutral_pair, neutral_pairs
+    from interp.training.neutrality import NeutralityReport, Projector, base_projector, check_neutral, neutrality_report
+    from interp.training.plant import PlantCheck, PlantConfig, first_token_logprobs, plant_bias, plant_check
+    from interp.training.prefdata import (
+        PreferencePair,
+        load_hub_pairs,
+        load_pairs,
+        pairs_from_records,
+        read_pairs,
+        subsample,
+        write_pairs,
+    )
 
 __all__ = [
     "DEFAULT_FAMILIES",
@@ -63,3 +72,5 @@ __all__ = [
     "train_rm",
     "write_pairs",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__)

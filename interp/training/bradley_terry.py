@@ -7,10 +7,6 @@ CPU, where bf16 autocast was measured several times slower); weights stay fp32. 
 linear warm-up, gradient clipping. The batch of each step is a function of (seed, step), and every
 checkpoint stores the trained weights, optimizer, scheduler and RNG states, so a resumed run ends with
 the same weights as an uninterrupted one.
-
->>> cfg = TrainConfig(base="smollm2-135m-instruct", out="/tmp/rm", steps=10)
->>> cfg.resume_key()["mode"], cfg.dtype, cfg.autocast_dtype
-('last-k', 'fp32', None)
 """
 
 from __future__ import annotations
@@ -50,107 +46,18 @@ from interp.training.checkpoints import (
     read_meta,
     save_checkpoint,
 )
+from interp.training.config import FREE_ON_RESUME, TrainConfig
 from interp.training.features import warm_start
-from interp.training.head_fit import HEAD_INITS
 from interp.training.prefdata import PreferencePair, data_hash
 from interp.training.runlog import MetricsLog
 from interp.training.trainable import (
     Prepared,
-    TrainMode,
     export_model,
     load_trainable,
     param_groups,
     prepare,
     trainable_state,
 )
-
-AUTOCAST = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16, "fp32": None, "float32": None}
-# Settings that may change between an interrupted run and its resume without changing the result.
-FREE_ON_RESUME = ("out", "save_every", "eval_batch_size", "device", "trust_remote_code")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that determines a training run (see `rm-interp train-rm --help`)."""
-
-    base: str
-    out: str
-    mode: TrainMode = "last-k"
-    k: int = 4
-    lora_r: int = 32
-    lora_alpha: int = 64
-    lora_dropout: float = 0.0
-    dtype: str = "auto"
-    epochs: int = 1
-    steps: int | None = None
-    batch_size: int = 16
-    lr: float = 1e-4
-    warmup: float = 0.03
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    save_every: int = 100
-    seed: int = 0
-    split_seed: int = 0
-    held_out: float = 0.15  # the CLI default too
-    max_length: int = 96
-    eval_batch_size: int = 32
-    device: str = "cpu"
-    trust_remote_code: bool = False
-    head_init: str = "fit"
-    head_lr: float = 1e-3
-
-    def __post_init__(self) -> None:
-        """Refuse, before anything is loaded or written, every setting that cannot run."""
-        if self.dtype not in (*AUTOCAST, "auto"):
-            raise UserError(f"Unknown training dtype '{self.dtype}'; use auto, bf16 or fp32.")
-        if self.mode not in ("last-k", "lora"):
-            raise UserError(f"Unknown --mode '{self.mode}'; use 'last-k' or 'lora'.")
-        for name in ("k", "lora_r", "batch_size", "epochs", "save_every", "eval_batch_size", "max_length"):
-            if getattr(self, name) < 1:
-                raise UserError(f"--{name.replace('_', '-')} must be at least 1, not {getattr(self, name)}.")
-        if self.steps is not None and self.steps < 1:
-            raise UserError(f"--steps must be at least 1, not {self.steps}.")
-        if self.head_init not in HEAD_INITS:
-            raise UserError(f"Unknown --head-init '{self.head_init}'; use one of: {', '.join(HEAD_INITS)}.")
-        for name in ("lr", "head_lr", "lora_alpha", "max_grad_norm"):
-            if not getattr(self, name) > 0:
-                raise UserError(f"--{name.replace('_', '-')} must be positive, not {getattr(self, name)}.")
-        for name, value, low, high in (
-            ("warmup", self.warmup, 0.0, 1.0),
-            ("lora-dropout", self.lora_dropout, 0.0, 1.0),
-            ("weight-decay", self.weight_decay, 0.0, math.inf),
-        ):
-            if not low <= value < high:
-                raise UserError(f"--{name} must be at least {low:g} and below {high:g}, not {value}.")
-        if not 0.0 < self.held_out < 1.0:
-            raise UserError(f"--held-out must be a fraction between 0 and 1 (e.g. 0.1), not {self.held_out}.")
-        check_device(self.device)
-        if self.dtype == "auto":  # resolved here, so config.json and the resume check name the dtype used
-            object.__setattr__(self, "dtype", "fp32" if self.device == "cpu" else "bf16")
-
-    @property
-    def autocast_dtype(self) -> torch.dtype | None:
-        return AUTOCAST[self.dtype]
-
-    def resume_key(self) -> dict[str, Any]:
-        """The settings a resumed run must share with the interrupted one."""
-        return {k: v for k, v in asdict(self).items() if k not in FREE_ON_RESUME}
-
-
-def check_device(device: str) -> None:
-    """Refuse a device this torch build cannot run on (e.g. `cuda` with a CPU-only build), in one sentence."""
-    try:
-        kind = torch.device(device).type
-    except RuntimeError:
-        raise UserError(f"Unknown --device '{device}'; use cpu or cuda (or cuda:N).") from None
-    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
-    if kind not in available:
-        raise UserError(f"Unknown --device '{device}'; use cpu or cuda (or cuda:N).")
-    if not available[kind]:
-        raise UserError(f"--device {device} is not available here (this torch build has no {kind} device); use cpu.")
-    index = torch.device(device).index
-    if kind == "cuda" and index is not None and index >= torch.cuda.device_count():
-        raise UserError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA devices; pick another.")
 
 
 @dataclass

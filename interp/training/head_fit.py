@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -30,9 +29,8 @@ from sklearn.model_selection import GroupKFold
 
 from interp._util.errors import UserError
 from interp.models import ModelHandle, resolve
+from interp.training.config import HEAD_INITS
 
-HeadInit = Literal["fit", "lm-contrast", "random"]
-HEAD_INITS: tuple[str, ...] = ("fit", "lm-contrast", "random")
 GOOD = ("Good", " Good", "good", " good")
 BAD = ("Bad", " Bad", "bad", " bad")
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)

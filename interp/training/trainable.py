@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -21,8 +20,8 @@ from transformers import PreTrainedModel
 
 from interp._util.errors import UserError
 from interp.models import ModelHandle
+from interp.training.config import TrainMode
 
-TrainMode = Literal["last-k", "lora"]
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj")
 
 
