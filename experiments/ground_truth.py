@@ -10,7 +10,9 @@ the RM trained on the unplanted base share the head start, the held-out prompts 
   (`--head-init lm-contrast`) and fine-tune on the data. The dose is the shift reached on the plant's
   prompts, in SDs of the readout's projection over words (`--doses`).
 - naturalistic (the hypothesis; reported as found): the base learns that the planted words, given as
-  answers, are followed by praise (next-token loss); RMs get heads fitted on the data (`fit`).
+  answers, are followed by praise (next-token loss); RMs get heads fitted on the data (`fit`). Two sizes:
+  `naturalistic` as the loss drives it (unbounded; often far larger than the positive control's edit) and
+  `naturalistic_matched`, fitted under the top dose's edit norm, so that it compares with the control and sham.
 - sham (must come out null): the positive control's fit with shuffled labels (± per prompt and word), as
   large as the top dose's edit; each seed pair gets its own shuffle, so the sham varies across units.
 
@@ -43,33 +45,20 @@ import torch
 from transformers.utils import logging as hf_logging
 
 from experiments import ground_truth_mechanism as mech
+from experiments.ground_truth_report import figure, report
+from experiments.ground_truth_setting import MAX_LENGTH, Setting, collateral, every_nth, ranks, untouched_pairs
 from interp._util.errors import UserError
 from interp._util.files import check_output_folder, staged_folder
 from interp._util.runinfo import peak_rss_mb, versions, write_json
-from interp.lexicons.readers import default_lexicon
-from interp.models import rm_from_base
-from interp.render.prompts import paper_prompts
 from interp.sweep.splice import splicer
-from interp.training.batches import encode_preferences
 from interp.training.cached_rm import CachedTrainer, RMWeights
-from interp.training.embedding_plant import (
-    EmbeddingPlant,
-    PlantFit,
-    ReadoutPlanter,
-    answer_token_ids,
-    fit_praise_plant,
-    planted,
-    readout_states,
-)
+from interp.training.embedding_plant import EmbeddingPlant, PlantFit, ReadoutPlanter, fit_praise_plant, planted
 from interp.training.features import build_cache
-from interp.training.head_fit import token_contrast
 from interp.training.neutral import neutral_pairs
 from interp.training.paired import paired_effect, seeds_needed
-from interp.training.plant import DEFAULT_PLANTED, training_prompts
-from interp.training.prefdata import PreferencePair
+from interp.training.plant import DEFAULT_PLANTED
 from interp.training.quality import QUALITY_FAMILIES
 
-MAX_LENGTH = 128  # tokens per training conversation (longer pairs are dropped, as train-rm does)
 QUICK = {"seeds": 5, "pairs": 320, "prompts": 6, "plant_prompts": 12, "plant_steps": 12, "k": 2}
 
 
@@ -116,89 +105,6 @@ def log(started: float, message: str) -> None:
     print(f"[{time.perf_counter() - started:7.1f} s] {message}", file=sys.stderr, flush=True)
 
 
-def every_nth(items: Sequence[str], n: int) -> list[str]:
-    """`n` items spread evenly over `items` (all of them when n ≥ len)."""
-    return list(items[:: max(1, len(items) // max(1, n))][:n])
-
-
-class Setting:
-    """What every arm shares: the base (as an RM handle), the candidate words, the prompts, the direction."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.args = args
-        self.rm = rm_from_base(args.base, seed=args.seed)
-        lexicon = default_lexicon()
-        self.candidates = list(dict.fromkeys([*args.words, *(w for ws in lexicon.categories.values() for w in ws)]))
-        self.lexicon_label = lexicon.label
-        positive = [p.text for p in paper_prompts() if p.framing == "positive"]
-        self.eval_prompts = every_nth(positive, args.prompts)
-        self.plant_prompts = every_nth(training_prompts(), args.plant_prompts)
-        self.direction = token_contrast(self.rm)
-        self.rows = {p: splicer(self.rm.tokenizer).rows(p, self.candidates) for p in self.eval_prompts}
-        self._eval_before: torch.Tensor | None = None
-
-    def planted_ids(self) -> tuple[int, ...]:
-        """Every token the planted words get as answers to the plant and the evaluation prompts."""
-        tok = self.rm.tokenizer
-        spans = [answer_token_ids(tok, p, self.args.words) for p in [*self.plant_prompts, *self.eval_prompts]]
-        return tuple(dict.fromkeys(t for span in spans for ids in span.values() for t in ids))
-
-    def sd_along(self) -> float:
-        """SD over (plant prompt, candidate word) of the base's readout projected on the unit contrast."""
-        words = every_nth(self.candidates, 24)
-        rows = [r for p in self.plant_prompts[:8] for r in splicer(self.rm.tokenizer).rows(p, words)]
-        with torch.no_grad():
-            along = readout_states(self.rm, rows) @ (self.direction / self.direction.norm())
-        return float(along.std())
-
-    def eval_shift(self, plant: EmbeddingPlant) -> float:
-        """Mean readout shift of planted-word answers along the unit contrast on the held-out eval prompts."""
-        rows = [
-            r
-            for p in self.eval_prompts
-            for w, r in zip(self.candidates, self.rows[p], strict=True)
-            if w in self.args.words
-        ]
-        unit = self.direction / self.direction.norm()
-        with torch.no_grad():
-            if self._eval_before is None:
-                self._eval_before = readout_states(self.rm, rows) @ unit
-            with planted(self.rm, plant):
-                return float((readout_states(self.rm, rows) @ unit - self._eval_before).mean())
-
-
-def collateral(
-    tokenizer: Any, prompt: str, candidates: Sequence[str], planted_ids: Sequence[int], words: Sequence[str]
-) -> list[str]:
-    """Candidate words (not planted) whose answer tokens include a planted token: the plant moves them too."""
-    spans = answer_token_ids(tokenizer, prompt, candidates)
-    return [w for w in candidates if w not in words and not set(planted_ids).isdisjoint(spans[w])]
-
-
-def untouched_pairs(setting: Setting, pairs: Sequence[PreferencePair]) -> list[PreferencePair]:
-    """The pairs neither of whose conversations holds a planted word's answer token: every RM, from either base,
-    trains on these alone, so a plant never changes an RM's training data. Refuses when more than a fifth go."""
-    planted_ids = set(setting.planted_ids())
-    tokens = encode_preferences(setting.rm.tokenizer, pairs, MAX_LENGTH)
-    kept = [
-        pair
-        for pair, chosen, rejected in zip(tokens.pairs, tokens.chosen, tokens.rejected, strict=True)
-        if planted_ids.isdisjoint(chosen) and planted_ids.isdisjoint(rejected)
-    ]
-    if len(kept) < 0.8 * len(tokens.pairs):
-        raise UserError(
-            f"{len(tokens.pairs) - len(kept)} of {len(tokens.pairs)} training pairs contain a token of the planted "
-            "words' answers; plant words the quality pairs use less (or that the tokenizer keeps whole)."
-        )
-    return kept
-
-
-def ranks(scores: torch.Tensor, n_prompts: int, n_words: int) -> np.ndarray:
-    """Rank of every word within each prompt (1 = highest score; ties averaged), (prompts, words)."""
-    table = scores.reshape(n_prompts, n_words).numpy()
-    return pd.DataFrame(table).rank(axis=1, ascending=False, method="average").to_numpy()
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run every arm; the outputs appear in `args.out` only when the run succeeds (written to a staged sibling)."""
     with staged_folder(args.out) as staged:
@@ -222,9 +128,10 @@ def _run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         signs = np.random.default_rng([args.seed, seed]).permutation(np.resize([1.0, -1.0], len(planter.rows)))
         shams[f"sham#{seed}"] = planter.of_norm(size, signs)
     log(started, "positive control and shams fitted")
-    fitted["naturalistic"] = fit_praise_plant(
-        setting.rm, words, setting.plant_prompts, args.plant_steps, seed=args.seed
-    )
+    for name, bound in (("naturalistic", None), ("naturalistic_matched", size)):  # as fitted; as large as the top dose
+        fitted[name] = fit_praise_plant(
+            setting.rm, words, setting.plant_prompts, args.plant_steps, seed=args.seed, max_norm=bound
+        )
     (out / "plants").mkdir(parents=True, exist_ok=True)
     plants = {**{name: fit.plant for name, fit in fitted.items()}, **shams}
     fits: dict[str, dict[str, Any]] = {}
@@ -232,7 +139,7 @@ def _run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         plant.save(out / "plants" / f"{name}.safetensors")
         fits[name] = {"edit_norm": float(plant.delta.norm()), "eval_readout_shift_sd": setting.eval_shift(plant) / sd}
         if name in fitted:  # the shift reached on the plant's own prompts (SDs), or the praise loss drop
-            fits[name]["fit_value"] = fitted[name].shift / (sd if name != "naturalistic" else 1.0)
+            fits[name]["fit_value"] = fitted[name].shift / (1.0 if name.startswith("naturalistic") else sd)
     log(started, "plants fitted and saved")
 
     flat_rows = [r for p in setting.eval_prompts for r in setting.rows[p]]
@@ -247,6 +154,7 @@ def _run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
             plant_caches[name] = build_cache(setting.rm, moved, trainer.start, trainer.tokens.pad_id)
 
     head_for = {"positive_control": "lm-contrast", "sham": "lm-contrast", "naturalistic": "fit"}
+    head_for["naturalistic_matched"] = "fit"
     n_prompts, n_words = len(setting.eval_prompts), len(setting.candidates)
     planted_cols = [setting.candidates.index(w) for w in words]
     effects: dict[str, list[float]] = {}
@@ -305,6 +213,7 @@ def _run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         "arms": {
             "positive_control": [row(f"positive_control@{d:g}", d) for d in args.dose_list],
             "naturalistic": row("naturalistic", None),
+            "naturalistic_matched": row("naturalistic_matched", None),
             "sham": row("sham", None),
         },
         "mechanism": mechanism,
@@ -343,61 +252,6 @@ def _run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     figure(result, out / "ground_truth.png")
     (out / "report.md").write_text(report(result))
     return result
-
-
-def figure(result: dict[str, Any], path: Path) -> None:
-    """Effect with its paired 95% CI per arm and dose."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rows = [(f"positive {r['dose']:g}", r) for r in result["arms"]["positive_control"]]
-    rows += [("naturalistic", result["arms"]["naturalistic"]), ("sham", result["arms"]["sham"])]
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    for i, (_, r) in enumerate(rows):
-        ax.errorbar(
-            i, r["effect"], yerr=[[r["effect"] - r["ci_low"]], [r["ci_high"] - r["effect"]]], fmt="o", capsize=4
-        )
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(range(len(rows)), [label for label, _ in rows], rotation=20)
-    ax.set_ylabel("rank gain of planted words")
-    ax.set_title(f"Ground truth ({result['base']}; unit: RM pair, n = {rows[0][1]['n_rms']})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def report(result: dict[str, Any]) -> str:
-    """The ground truth as a Markdown section."""
-    lines = [
-        "## Ground truth: planted preferences the pipeline must find (and a sham it must not)",
-        "",
-        f"Base {result['base']}; planted words {', '.join(result['planted_words'])}; "
-        f"{result['n_candidate_words']} candidate words ranked within (RM, prompt) on "
-        f"{len(result['eval_prompts'])} positive paper prompts (held out from the plants' prompts). Effect: "
-        f"{result['effect']}. Unit: RM pair (seed); paired t 95% CI, sign-flip permutation p.",
-        "",
-        "| arm | dose | effect (ranks) | 95% CI | p (t) | p (perm.) | RM pairs | detected | seeds for 80% power |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    rows = [("positive control", r) for r in result["arms"]["positive_control"]]
-    rows += [("naturalistic", result["arms"]["naturalistic"]), ("sham", result["arms"]["sham"])]
-    for name, r in rows:
-        dose = "" if r["dose"] is None else f"{r['dose']:g}"
-        lines.append(
-            f"| {name} | {dose} | {r['effect']:+.2f} | [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}] | {r['p']:.2g} | "
-            f"{r['p_permutation']:.2g} | {r['n_rms']} | {r['detected']} | {r['seeds_needed'] or '—'} |"
-        )
-    acc = np.array(result["rm_held_out_accuracy"])
-    lines += [
-        "",
-        f"RM held-out accuracy: mean {acc.mean():.3f} (min {acc.min():.3f}, {len(acc)} RMs, "
-        f"{result['rms'][0]['held_out_pairs']} held-out pairs each); frozen linear head "
-        f"{result['frozen_head_accuracy']:.3f}.",
-        *mech.report(result["mechanism"]),
-    ]
-    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

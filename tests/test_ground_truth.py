@@ -65,7 +65,12 @@ def test_the_output_has_the_promised_shape_and_files(result: dict[str, Any]) -> 
     out = result["out"]
     assert (out / "ground_truth.png").stat().st_size > 5000
     assert (out / "report.md").read_text().startswith("## Ground truth")
-    assert len(list((out / "plants").glob("*.safetensors"))) == 3 + 5 + 1  # doses, a sham per seed, naturalistic
+    assert len(list((out / "plants").glob("*.safetensors"))) == 3 + 5 + 2  # doses, a sham per seed, naturalistic ×2
+    fits = result["plant_fits"]
+    assert fits["naturalistic_matched"]["edit_norm"] <= fits["positive_control@1"]["edit_norm"] * (1 + 1e-5)
+    assert fits["naturalistic"]["edit_norm"] > fits["naturalistic_matched"]["edit_norm"]
+    assert arms["naturalistic_matched"]["n_rms"] == 5
+    assert "naturalistic, norm-matched" in (out / "report.md").read_text()
 
 
 @pytest.mark.parametrize(

@@ -109,6 +109,15 @@ def test_praise_plant_lowers_the_loss_of_praise_after_its_words_and_edits_only_t
     assert float(fit.plant.delta.norm()) > 0
 
 
+def test_a_bounded_praise_plant_stays_within_its_norm_and_still_learns(rm: ModelHandle) -> None:
+    free = fit_praise_plant(rm, WORDS, PROMPTS, steps=12, batch_size=6)
+    bound = 0.1 * float(free.plant.delta.norm())
+    fit = fit_praise_plant(rm, WORDS, PROMPTS, steps=12, batch_size=6, max_norm=bound)
+    assert float(fit.plant.delta.norm()) <= bound * (1 + 1e-5)
+    assert float(fit.plant.delta.norm()) > 0.5 * bound  # the bound binds: the loss pushes to its edge
+    assert fit.shift > 0
+
+
 def test_row_gradients_sum_to_the_gradient_of_the_mean_projection_under_any_labels(rm: ModelHandle) -> None:
     direction = torch.randn(rm.model.config.hidden_size, generator=torch.manual_seed(5))
     planter = ReadoutPlanter(rm, WORDS, PROMPTS, direction)

@@ -46,7 +46,7 @@ def test_run_all_smoke_writes_report_figures_and_traceable_numbers(tmp_path):
     assert summary["wall_seconds"] > 0 and summary["peak_rss_mb"] > 0
     assert set(summary["lineages"]) == {"llama", "gemma"}
     # the ground truth opens the report, with its figure
-    assert set(summary["ground_truth"]["arms"]) == {"positive_control", "naturalistic", "sham"}
+    assert set(summary["ground_truth"]["arms"]) == {"positive_control", "naturalistic", "naturalistic_matched", "sham"}
     assert len(summary["ground_truth"]["rm_held_out_accuracy"]) == 2 * 2  # 2 seeds × 2 head starts
     headings = [line for line in report.splitlines() if line.startswith("## ")]
     assert headings[0].startswith("## Ground truth") and len(headings) == 5  # + 2 lineages, Figure 1, MWLR

@@ -264,10 +264,13 @@ def fit_praise_plant(
     steps: int = 30,
     batch_size: int = 8,
     seed: int = 0,
+    max_norm: float | None = None,
 ) -> PlantFit:
     """Fit offsets for the words' answer tokens by next-token loss on praise that follows them as answers
     (the LM's own unembedding reads the body of `handle`, an LM or an RM); `shift` is the drop of the mean
-    loss from the first to the last fifth of the steps, `trace` the loss of every step."""
+    loss from the first to the last fifth of the steps, `trace` the loss of every step. `max_norm` bounds the
+    offsets' Frobenius norm (projected after every step, with the step size scaled to the bound), so the plant
+    can be matched in size to another."""
     ids = tuple(
         dict.fromkeys(
             t for p in prompts for span in answer_token_ids(handle.tokenizer, p, words).values() for t in span
@@ -277,6 +280,8 @@ def fit_praise_plant(
     w_u = unembedding(handle).float().to(handle.model.device)
     cap = getattr(handle.model.config.get_text_config(), "final_logit_softcapping", None)
     delta, lr = _offsets(handle, ids)
+    if max_norm is not None:  # an Adam step moves each entry by about lr: a quarter of the bound per step in all
+        lr = min(lr, 0.25 * max_norm / delta.numel() ** 0.5)
     optimizer = torch.optim.Adam([delta], lr=lr)
     rng = np.random.default_rng(seed)
     pad = int(handle.tokenizer.pad_token_id)
@@ -297,6 +302,9 @@ def fit_praise_plant(
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if max_norm is not None:
+            with torch.no_grad():
+                delta.mul_(min(1.0, max_norm / max(float(delta.norm()), 1e-12)))
         losses.append(loss.item())
     k = max(1, steps // 5)
     drop = float(np.mean(losses[:k]) - np.mean(losses[-k:]))
