@@ -20,7 +20,7 @@ import torch
 from sklearn.model_selection import StratifiedGroupKFold
 
 from interp._util.errors import UserError
-from interp.causal.directions import POINTS
+from interp.hooks.site import POINTS
 
 
 @dataclass(frozen=True, eq=False)

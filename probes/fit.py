@@ -56,6 +56,7 @@ from rich.progress import track
 from interp._util.errors import UserError
 from interp._util.runinfo import versions
 from interp.causal.directions import Direction
+from interp.hooks.site import Site
 from probes.data import ProbeData
 from probes.linear import DEFAULT_CS, METHODS, Layer, LayerFit, fit_with_perms, rank_auc
 
@@ -206,9 +207,7 @@ def fit_probes(data: ProbeData, config: ProbeConfig = ProbeConfig(), *, progress
     directions = {
         (str(r.method), int(r.layer)): Direction(
             w,
-            layer=int(r.layer),
-            point=data.point,
-            position=data.position,
+            Site.parse(f"L{r.layer}.{data.point}.{data.position}"),
             method=str(r.method),
             model_fingerprint=data.model_fingerprint,
             data_hash=data.data_hash,

@@ -19,6 +19,7 @@ import torch
 
 from interp._util.errors import UserError
 from interp.causal.directions import Direction, cosine
+from interp.hooks.site import Site
 from interp.models import ModelHandle
 
 
@@ -61,9 +62,7 @@ def unembedding_direction(
     contrast = _category_mean(unembed, token_ids[positive]) - _category_mean(unembed, token_ids[negative])
     direction = Direction(
         norm_gain(handle) * contrast,
-        layer=handle.n_layers - 1,
-        point="resid_post",
-        position="readout",
+        Site(handle.n_layers - 1, "resid_post", "readout"),
         method="unembedding",
         model_fingerprint=handle.fingerprint,
         data_hash=_ids_hash(token_ids),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
 
 import pytest
 import torch
 
 from interp._util.errors import UserError
-from interp.causal import ablate, active_interventions, mean_ablate, steer
+from interp.causal import Direction, ablate, active_interventions, mean_ablate, steer
 from interp.hooks import Site, capture
 from interp.models import ModelHandle, rm_from_base
 from interp.render import encode_pairs
@@ -19,13 +19,6 @@ PAIRS = [
     for p in ("What, in one word, is the best thing ever?", "Name the worst thing.")
     for a in ("Love", "Freedom", "a family", "power and success", "war")
 ]
-
-
-@dataclass(frozen=True)
-class Vec:
-    """Anything with a `.vector` is accepted as a direction."""
-
-    vector: torch.Tensor
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +35,10 @@ def _direction(rm: ModelHandle, seed: int = 0) -> torch.Tensor:
     return torch.randn(rm.d_model, generator=torch.Generator().manual_seed(seed))
 
 
+def _fitted(vector: torch.Tensor, site: Site) -> Direction:
+    return Direction(vector, site, method="diff_means", model_fingerprint="tiny", data_hash="h")
+
+
 def _no_hooks(rm: ModelHandle) -> bool:
     return all(not m._forward_hooks and not m._forward_pre_hooks for m in rm.model.modules())
 
@@ -55,7 +52,7 @@ def test_alpha_zero_and_zero_directions_are_bit_identical(rm, enc):
         steer(rm, d, 0.0, sites),
         steer(rm, zero, 5.0, sites),
         ablate(rm, zero, sites),
-        mean_ablate(rm, Vec(zero), 1.0, sites),
+        mean_ablate(rm, zero, 1.0, sites),
     ):
         with intervention:
             assert _no_hooks(rm)
@@ -89,7 +86,7 @@ def _component(acts: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
 def test_ablation_leaves_no_component_along_the_direction(rm, enc, site):
     d = _direction(rm)
     plain = capture(rm, enc, [site])[site]
-    with ablate(rm, Vec(d), [site]):
+    with ablate(rm, _fitted(d, site), [site]):
         ablated = capture(rm, enc, [site])[site]
     assert _component(plain, d).abs().max() > 1e-3  # tiny models have small residuals (norm ~0.2)
     assert _component(ablated, d).abs().max() < 1e-7
@@ -151,7 +148,7 @@ def test_bad_directions_are_user_errors(rm, enc):
     short = torch.ones(rm.d_model + 1)
     for make in (
         lambda: steer(rm, short, 1.0, Site(0)),
-        lambda: ablate(rm, Vec(short), Site(0)),
+        lambda: ablate(rm, _fitted(short, Site(0)), Site(0)),
         lambda: mean_ablate(rm, short, 0.0, Site(0)),
     ):
         with pytest.raises(UserError, match=f"dimension {rm.d_model + 1} but the model's residual stream has 64"):
@@ -160,6 +157,36 @@ def test_bad_directions_are_user_errors(rm, enc):
         steer(rm, torch.ones(2, rm.d_model), 1.0, Site(0))
     with pytest.raises(UserError, match="out of range"):
         steer(rm, torch.ones(rm.d_model), 1.0, Site(9))
+
+
+def test_a_direction_defaults_to_its_own_site_and_may_be_used_at_others(rm, enc):
+    fitted = _fitted(_direction(rm), Site(2, "resid_pre"))
+    with ablate(rm, fitted.vector, [Site(2, "resid_pre")]):
+        expected = score_encoded(rm, enc)
+    for own in (ablate(rm, fitted), ablate(rm, [fitted, fitted]), mean_ablate(rm, fitted, 0.0)):
+        with own:
+            assert torch.allclose(score_encoded(rm, enc), expected, atol=1e-6)
+    with steer(rm, fitted, 2.0):
+        steered = score_encoded(rm, enc)
+    with steer(rm, fitted.vector, 2.0, Site(2, "resid_pre")):
+        assert torch.equal(score_encoded(rm, enc), steered)
+    with ablate(rm, fitted, [Site(0)]):  # fitted at layer 2, ablated at layer 0
+        assert not torch.allclose(score_encoded(rm, enc), expected, atol=1e-6)
+
+
+def test_directions_of_the_wrong_type_or_shape_are_user_errors(rm):
+    d = _direction(rm)
+    for make, fragment in (
+        (lambda: steer(rm, d, 1.0), "pass sites"),
+        (lambda: mean_ablate(rm, d, 0.0), "pass sites"),
+        (lambda: ablate(rm, [_fitted(d, Site(0)), _fitted(d, Site(1))]), "different sites (L0.resid_post.readout"),
+        (lambda: ablate(rm, torch.ones(2, 2, rm.d_model), Site(0)), "1-D (d_model,) or 2-D (k, d_model)"),
+        (lambda: ablate(rm, [], Site(0)), "non-empty list"),
+        (lambda: steer(rm, d.numpy(), 1.0, Site(0)), "torch.as_tensor"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(UserError, match=re.escape(fragment)) as err:
+            make()
+        assert "\n" not in str(err.value) and str(err.value).endswith(".")
 
 
 def test_other_backends_refuse_to_capture_inside_an_intervention(rm, enc):

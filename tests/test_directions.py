@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from interp._util.errors import UserError
 from interp.causal.directions import (
@@ -19,6 +21,7 @@ from interp.causal.directions import (
     random_abs_cosine_quantile,
     random_directions,
 )
+from interp.hooks.site import Site
 
 
 def one_sentence(err: pytest.ExceptionInfo[UserError]) -> str:
@@ -30,9 +33,7 @@ def one_sentence(err: pytest.ExceptionInfo[UserError]) -> str:
 
 def make(vector: list[float] | torch.Tensor, **kw: object) -> Direction:
     fields: dict[str, object] = {
-        "layer": 3,
-        "point": "resid_post",
-        "position": "readout",
+        "site": Site(3),
         "method": "logistic",
         "model_fingerprint": "fp-base",
         "data_hash": "h",
@@ -48,7 +49,7 @@ def test_vector_is_normalised_float32_and_frozen() -> None:
     assert torch.allclose(d.vector, torch.tensor([0.6, 0.0, 0.8]))
     assert d.dim == 3
     with pytest.raises(AttributeError):
-        d.layer = 5  # type: ignore[misc]
+        d.site = Site(5)  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
@@ -56,8 +57,7 @@ def test_vector_is_normalised_float32_and_frozen() -> None:
     [
         ([0.0, 0.0], {}, "zero vector"),
         ([1.0, float("nan")], {}, "finite"),
-        ([1.0, 0.0], {"point": "mlp_out"}, "point"),
-        ([1.0, 0.0], {"layer": -1}, "layer"),
+        ([1.0, 0.0], {"site": 3}, "Site(layer)"),
     ],
 )
 def test_bad_direction_is_a_user_error(vector: list[float], kw: dict[str, object], fragment: str) -> None:
@@ -75,8 +75,20 @@ def test_save_load_round_trip_is_exact(tmp_path: Path) -> None:
         back = Direction.load(path)
         assert torch.equal(back.vector, d.vector)
         assert back.metrics == d.metrics
-        for f in ("layer", "point", "position", "method", "model_fingerprint", "data_hash", "lineage_id"):
+        for f in ("site", "method", "model_fingerprint", "data_hash", "lineage_id"):
             assert getattr(back, f) == getattr(d, f)
+    at_token = make(v, site=Site(5, "resid_pre", -2))
+    assert Direction.load(at_token.save(tmp_path / "token")).site == Site(5, "resid_pre", -2)
+
+
+def test_a_file_written_before_directions_carried_a_site_loads(tmp_path: Path) -> None:
+    save_file({"vector": torch.tensor([0.6, 0.8])}, str(tmp_path / "old.safetensors"))
+    old = {"format_version": 1, "dim": 2, "layer": 7, "point": "resid_pre", "position": "readout", "method": "lda",
+           "model_fingerprint": "fp", "data_hash": "h", "lineage_id": "smollm2", "metrics": {"auc": 0.9}}  # fmt: skip
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    back = Direction.load(tmp_path / "old")
+    assert back.site == Site(7, "resid_pre", "readout") and (back.method, back.metrics) == ("lda", {"auc": 0.9})
+    assert json.loads(back.save(tmp_path / "again").read_text()) == old
 
 
 def test_load_missing_or_corrupt_is_a_user_error(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from sklearn.preprocessing import StandardScaler
 
 from interp._util.errors import UserError
 from interp.causal.directions import Direction
+from interp.hooks.site import Site
 from probes.data import ProbeData, planted
 from probes.fit import ProbeConfig, ProbeResult, bootstrap_weights, directions_for, fit_probes, weighted_auc
 from probes.linear import METHODS, Layer, fit_layer, fit_with_perms, rank_auc
@@ -72,10 +73,10 @@ def test_directions_carry_provenance(
 ) -> None:
     data, _ = planted_data
     d = result.directions[("lda", PLANTED)]
-    assert (d.layer, d.method, d.point, d.position) == (PLANTED, "lda", "resid_post", "readout")
+    assert (d.site, d.method) == (Site(PLANTED, "resid_post", "readout"), "lda")
     assert (d.model_fingerprint, d.data_hash, d.lineage_id) == (data.model_fingerprint, data.data_hash, "planted")
     assert d.metrics["auc"] == pytest.approx(float(result.table.query("method == 'lda'").auc.iloc[PLANTED]))
-    assert [x.layer for x in directions_for(result, "logistic")] == list(range(5))
+    assert [x.site.layer for x in directions_for(result, "logistic")] == list(range(5))
     out = result.save(tmp_path / "probes")
     back = Direction.load(out / "directions" / f"lda_L{PLANTED}")
     assert torch.equal(back.vector, d.vector)

@@ -3,10 +3,9 @@
 A Direction is frozen, saved as safetensors (the vector) beside a JSON sidecar (everything else), and
 compared with `cosine` (one direction against another) or `principal_angles` (k-dim subspaces).
 
->>> d = Direction(torch.tensor([3.0, 4.0]), layer=2, point="resid_post", position="readout",
-...               method="diff_means", model_fingerprint="abc", data_hash="h1")
->>> d.vector.tolist(), d.dim
-([0.6000000238418579, 0.800000011920929], 2)
+>>> d = Direction(torch.tensor([3.0, 4.0]), Site(2), method="diff_means", model_fingerprint="abc", data_hash="h1")
+>>> d.vector.tolist(), d.dim, d.site.name
+([0.6000000238418579, 0.800000011920929], 2, 'L2.resid_post.readout')
 >>> round(cosine(d, d), 6)
 1.0
 """
@@ -26,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from scipy.stats import beta
 
 from interp._util.errors import UserError
-from interp.hooks.site import POINTS
+from interp.hooks.site import Site
 
 FORMAT_VERSION = 1
 
@@ -42,9 +41,7 @@ class Direction:
     """
 
     vector: torch.Tensor
-    layer: int
-    point: str
-    position: str
+    site: Site
     method: str
     model_fingerprint: str
     data_hash: str
@@ -58,12 +55,9 @@ class Direction:
         norm = float(v.norm())
         if norm == 0.0:
             raise UserError("A Direction cannot be the zero vector; the two classes had identical means.")
-        if self.point not in POINTS:
-            raise UserError(f"Direction point must be one of {POINTS}, not {self.point!r}.")
-        if self.layer < 0:
-            raise UserError(f"Direction layer must be a non-negative index, not {self.layer}.")
+        if not isinstance(self.site, Site):
+            raise UserError(f"A Direction's site must be a Site, not {type(self.site).__name__}; use Site(layer).")
         object.__setattr__(self, "vector", (v / norm).to(torch.float32).contiguous())
-        object.__setattr__(self, "layer", int(self.layer))
         object.__setattr__(self, "metrics", {str(k): float(x) for k, x in dict(self.metrics).items()})
 
     @property
@@ -79,9 +73,9 @@ class Direction:
         meta: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "dim": self.dim,
-            "layer": self.layer,
-            "point": self.point,
-            "position": self.position,
+            "layer": self.site.layer,
+            "point": self.site.point,
+            "position": self.site.position,
             "method": self.method,
             "model_fingerprint": self.model_fingerprint,
             "data_hash": self.data_hash,
@@ -105,8 +99,9 @@ class Direction:
         vector = load_file(str(st_path))["vector"]
         if vector.numel() != meta["dim"]:
             raise UserError(f"{st_path} holds {vector.numel()} numbers but {json_path} says dim {meta['dim']}.")
-        keys = ("layer", "point", "position", "method", "model_fingerprint", "data_hash", "lineage_id")
-        return cls(vector=vector, metrics=meta["metrics"], **{k: meta[k] for k in keys})
+        site = Site.parse(f"L{meta['layer']}.{meta['point']}.{meta['position']}")  # position: a str or an int
+        keys = ("method", "model_fingerprint", "data_hash", "lineage_id")
+        return cls(vector=vector, site=site, metrics=meta["metrics"], **{k: meta[k] for k in keys})
 
 
 def _stem(path: str | Path) -> Path:

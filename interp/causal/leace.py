@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any
 
+import numpy as np
 import torch
 from concept_erasure import LeaceEraser
 
@@ -19,8 +19,10 @@ from interp.causal.hooks import edit_sites
 from interp.hooks.site import Site
 from interp.models import ModelHandle
 
+Labels = Sequence[int] | np.ndarray | torch.Tensor
 
-def concept_matrix(labels: Any, n: int) -> torch.Tensor:
+
+def concept_matrix(labels: Labels, n: int) -> torch.Tensor:
     """Labels as LEACE's concept matrix: one column for binary labels, one-hot columns for more classes."""
     y = torch.as_tensor(labels)
     if y.shape[0] != n:
@@ -35,7 +37,7 @@ def concept_matrix(labels: Any, n: int) -> torch.Tensor:
     return (y[:, None] == classes[None]).float()
 
 
-def fit_leace(activations: torch.Tensor, labels: Any) -> LeaceEraser:
+def fit_leace(activations: torch.Tensor, labels: Labels) -> LeaceEraser:
     """Fit a LEACE eraser (fp32) from activations (n, d) and class labels (n,) or a concept matrix (n, k)."""
     x = torch.as_tensor(activations).detach().float()
     if x.ndim != 2:

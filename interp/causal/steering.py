@@ -8,23 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any
 
 import torch
 
 from interp.causal.hooks import edit_sites, no_op
-from interp.causal.vectors import as_vector
+from interp.causal.vectors import DirectionLike, as_vector, sites_for
 from interp.hooks.site import Site
 from interp.models import ModelHandle
 
 
 def steer(
-    handle: ModelHandle, direction: Any, alpha: float, sites: Site | Sequence[Site]
+    handle: ModelHandle, direction: DirectionLike, alpha: float, sites: Site | Sequence[Site] | None = None
 ) -> AbstractContextManager[None]:
-    """Add `alpha` times the direction (as given, not renormalised) to the residual stream.
+    """Add `alpha` times the direction (a Direction's unit vector, or a 1-D tensor as given) to the residual stream.
 
-    At alpha 0 or a zero direction no hook is installed, so outputs are bit-identical to a plain forward.
+    `sites` may be any layers; left out, it is the Direction's own site. At alpha 0 or a zero direction no hook
+    is installed, so outputs are bit-identical to a plain forward.
     """
+    sites = sites_for(direction, sites)
     vec = as_vector(direction, handle.d_model)
     if alpha == 0 or not bool(vec.any()):
         return no_op(handle, sites)

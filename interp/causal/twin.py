@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ from interp._util.errors import UserError
 from interp.causal.ablation import ablate
 from interp.causal.steering import steer
 from interp.causal.study import value_gaps
+from interp.causal.vectors import DirectionLike
 from interp.hooks.site import Site
 from interp.models import ModelHandle
 from interp.render.prompts import Prompt
@@ -70,7 +71,12 @@ class TwinEffect:
 
 
 def _edit(
-    lm: ModelHandle, direction: Any, layer: int, intervention: Intervention, alpha: float, position: TwinPosition
+    lm: ModelHandle,
+    direction: DirectionLike,
+    layer: int,
+    intervention: Intervention,
+    alpha: float,
+    position: TwinPosition,
 ) -> AbstractContextManager[None]:
     """The intervention's context manager; every input is checked here, before any forward pass."""
     if position not in ("readout", "all"):
@@ -125,7 +131,7 @@ def _rows(table: pd.DataFrame) -> list[tuple[str, str, str]]:
 
 def twin_effect(
     lm: ModelHandle,
-    direction: Any,
+    direction: DirectionLike,
     layer: int,
     prompts: Sequence[Prompt],
     words: Mapping[str, str],
@@ -197,7 +203,7 @@ class TwinEdit(NamedTuple):
 
     intervention: Intervention
     layer: int
-    direction: Any
+    direction: DirectionLike
     alpha: float = 0.0
     dose: float = 0.0
 

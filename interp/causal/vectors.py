@@ -1,4 +1,4 @@
-"""Turn what users pass as a direction (a Tensor, an array, anything with `.vector`) into checked vectors.
+"""Turn what users pass as a direction (a Direction or a Tensor) into checked vectors, and find its sites.
 
 >>> import torch
 >>> basis = orthonormal_basis([torch.tensor([3.0, 0.0, 0.0]), torch.tensor([1.0, 1.0, 0.0])], d_model=3)
@@ -9,27 +9,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 
 from interp._util.errors import UserError
+from interp.causal.directions import Direction
+from interp.hooks.site import Site
+
+DirectionLike = Direction | torch.Tensor
+Subspace = DirectionLike | Sequence[DirectionLike]
 
 
-def as_vector(direction: Any, d_model: int) -> torch.Tensor:
-    """A 1-D fp32 CPU tensor of length `d_model` from a Tensor, array-like, or an object with `.vector`."""
-    raw = getattr(direction, "vector", direction)
-    try:
-        vec = torch.as_tensor(raw).detach().to("cpu", torch.float32)
-    except (TypeError, ValueError, RuntimeError) as err:
+def as_vector(direction: DirectionLike, d_model: int) -> torch.Tensor:
+    """A 1-D fp32 CPU tensor of length `d_model` from a Direction (its vector) or a 1-D Tensor."""
+    if isinstance(direction, Direction):
+        direction = direction.vector
+    if not isinstance(direction, torch.Tensor):
         raise UserError(
-            f"Cannot read a direction from a {type(direction).__name__}; pass a 1-D tensor "
-            "or an object with a .vector tensor."
-        ) from err
+            f"A direction must be a Direction or a torch.Tensor, not a {type(direction).__name__}; "
+            "wrap an array with torch.as_tensor."
+        )
+    vec = direction.detach().to("cpu", torch.float32)
     if vec.ndim != 1:
         raise UserError(
-            f"A direction must be 1-D, but this one has shape {tuple(vec.shape)}; pass one vector "
-            "(or a list of vectors for a subspace)."
+            f"A direction must be 1-D (d_model,), but this tensor has shape {tuple(vec.shape)}; pass one vector."
         )
     if vec.shape[0] != d_model:
         raise UserError(
@@ -41,17 +44,29 @@ def as_vector(direction: Any, d_model: int) -> torch.Tensor:
     return vec
 
 
-def as_matrix(directions: Any, d_model: int) -> torch.Tensor:
+def _listed(directions: Subspace) -> list[DirectionLike]:
+    if isinstance(directions, Direction):
+        return [directions]
+    if isinstance(directions, torch.Tensor):
+        if directions.ndim not in (1, 2):
+            raise UserError(
+                f"Directions must be a 1-D (d_model,) or 2-D (k, d_model) tensor, not shape "
+                f"{tuple(directions.shape)}; reshape it."
+            )
+        return list(directions) if directions.ndim == 2 else [directions]
+    if isinstance(directions, Sequence) and not isinstance(directions, str) and len(directions) > 0:
+        return list(directions)
+    raise UserError(
+        f"Cannot read directions from a {type(directions).__name__}; pass a Direction, a tensor or a non-empty list."
+    )
+
+
+def as_matrix(directions: Subspace, d_model: int) -> torch.Tensor:
     """(k, d_model) from one direction, a (k, d_model) tensor, or a sequence of directions."""
-    raw = getattr(directions, "vector", directions)
-    if isinstance(raw, torch.Tensor) and raw.ndim == 2:
-        return torch.stack([as_vector(row, d_model) for row in raw])
-    if isinstance(raw, Sequence) and not isinstance(raw, str) and raw and not isinstance(raw[0], float | int):
-        return torch.stack([as_vector(d, d_model) for d in raw])
-    return as_vector(raw, d_model)[None]
+    return torch.stack([as_vector(d, d_model) for d in _listed(directions)])
 
 
-def orthonormal_basis(directions: Any, d_model: int, tol: float = 1e-6) -> torch.Tensor:
+def orthonormal_basis(directions: Subspace, d_model: int, tol: float = 1e-6) -> torch.Tensor:
     """Orthonormal rows spanning the directions, (rank, d_model); rank 0 when every direction is zero."""
     matrix = as_matrix(directions, d_model)
     _, singular, vh = torch.linalg.svd(matrix, full_matrices=False)
@@ -60,8 +75,23 @@ def orthonormal_basis(directions: Any, d_model: int, tol: float = 1e-6) -> torch
     return vh[singular > tol * singular[0]]
 
 
-def unit(direction: Any, d_model: int) -> torch.Tensor | None:
+def unit(direction: DirectionLike, d_model: int) -> torch.Tensor | None:
     """The direction scaled to unit norm, or None for a zero direction."""
     vec = as_vector(direction, d_model)
     norm = vec.norm()
     return None if norm == 0 else vec / norm
+
+
+def sites_for(directions: Subspace, sites: Site | Sequence[Site] | None) -> Site | Sequence[Site]:
+    """`sites` when given (any layer, whatever the directions' own sites), else the one site the Directions share."""
+    if sites is not None:
+        return sites
+    listed = _listed(directions)
+    found = [d for d in listed if isinstance(d, Direction)]
+    if len(found) < len(listed):
+        raise UserError("A tensor carries no site, so pass sites to say where to intervene, e.g. Site(10).")
+    own = list(dict.fromkeys(d.site for d in found))
+    if len(own) > 1:
+        names = ", ".join(s.name for s in own)
+        raise UserError(f"These Directions come from different sites ({names}); pass sites to say where to intervene.")
+    return own[0]
