@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import resource
 import shutil
 import sys
@@ -34,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
-from transformers.utils import logging as hf_logging
 
+from experiments._args import common_arguments, parse_args, require_at_least, run_main
+from experiments.persistence_lora_report import figure, report
 from experiments.profiles import get_profile
 from interp._util.errors import UserError
 from interp._util.files import check_output_folder, staged_folder
@@ -75,18 +74,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--k", type=int, default=2, help="top layers trained in --mode last-k")
     parser.add_argument("--probe-prompts", default="best_ever_one,worst_ever_one", help="paper prompt keys")
     parser.add_argument("--z", type=float, default=1.96, help="paired jackknife SEs the excess must clear")
-    parser.add_argument("--seed", type=int, default=0, help="first RM seed (others follow), data and folds")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--quick", action="store_true", help=f"2 cores: {QUICK}")
-    parser.add_argument("--out", type=Path, default=Path("artifacts/persistence_lora"))
-    args = parser.parse_args(argv)
-    if args.quick:
-        for name, value in QUICK.items():
-            setattr(args, name, value)
-    for name in ("seeds", "steps", "checkpoints", "pairs", "batch_size", "k"):
-        low = 2 if name in ("seeds", "checkpoints") else 1
-        if getattr(args, name) < low:
-            raise UserError(f"--{name.replace('_', '-')} must be at least {low}, not {getattr(args, name)}.")
+    common_arguments(parser, QUICK, "artifacts/persistence_lora", "first RM seed (others follow), data and folds")
+    args = parse_args(parser, argv, QUICK)
+    require_at_least(args, {"seeds": 2, "steps": 1, "checkpoints": 2, "pairs": 1, "batch_size": 1, "k": 1})
     if args.z < 0:
         raise UserError(f"--z must be at least 0, not {args.z}.")
     keys = [k.strip() for k in args.probe_prompts.split(",") if k.strip()]
@@ -234,97 +224,10 @@ def summary(
     }
 
 
-def figure(table: pd.DataFrame, path: Path, title: str) -> Path:
-    """(1 − cos) base vs RM per layer, one line per checkpoint, each over its seed-floor band; transfer AUC."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-    colours = plt.get_cmap("viridis")
-    steps = sorted(table.step.unique())
-    shown = table[table.verdict != "skipped"]
-    low = 0.5 * shown[["one_minus_cos", "floor"]].where(lambda v: v > 0).min().min()  # log axis: the band's
-    for i, step in enumerate(steps):  # lower edge (floor − z SE) may reach 0 or below
-        rows = table[(table.step == step) & (table.verdict != "skipped")].sort_values("layer")
-        colour = colours(i / max(1, len(steps) - 1))
-        top.fill_between(rows.layer, rows.floor_lo.clip(lower=low), rows.floor_hi, color=colour, alpha=0.15, lw=0)
-        top.plot(rows.layer, rows.one_minus_cos, "o-", color=colour, ms=3, label=f"step {step}")
-        hits = rows[rows.verdict == "changes"]
-        top.plot(hits.layer, hits.one_minus_cos, "*", color=colour, ms=10)
-        bottom.plot(rows.layer, rows.transfer_auc, "o-", color=colour, ms=3, label=f"base → RM, step {step}")
-        bottom.plot(rows.layer, rows.transfer_auc_floor, ":", color=colour, label=f"seed → seed, step {step}")
-    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
-    top.set_yscale("log")
-    top.set_ylim(bottom=low)
-    top.set_ylabel("1 − cos (base vs RM direction)")
-    top.set_title(f"{title}: band = seed floor, ★ = above it")
-    top.legend(fontsize=7)
-    bottom.set_ylabel("transfer AUC")
-    bottom.set_xlabel("layer (only layers whose weights changed)")
-    bottom.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def report(result: dict[str, Any], table: pd.DataFrame) -> str:
-    """The result as a Markdown section (the demo's report can include it)."""
-    final = table[table.step == result["checkpoint_steps"][-1]].sort_values("layer")
-    acc = pd.DataFrame(result["rm_accuracy"])
-    last_acc = acc[acc.step == acc.step.max()]
-    lines = [
-        f"## Persistence of {result['mode']} RMs against a seed floor",
-        "",
-        f"Base {result['base']}; {len(result['seeds'])} seed RMs trained on the same neutral pairs ({result['mode']}); "
-        f"checkpoints at steps {', '.join(map(str, result['checkpoint_steps']))}. Directions: {result['method']} "
-        f"per layer on {result['n_words']} agency/communion words ({result['n_inputs']} inputs, prompts "
-        f"{', '.join(result['probe_prompts'])}), word folds. Floor: 1 − cos between two seed RMs' directions; "
-        f"a layer changes when, for every seed RM and seed pair, base-vs-RM (1 − cos) exceeds seed-vs-seed "
-        f"(1 − cos) by more than {result['z']:g} paired jackknife SEs over word folds (lower bound > 0), and only "
-        "where every RM's weights changed.",
-        "",
-        f"**{result['statement']}**",
-        "",
-        f"RM held-out accuracy at the last step: {', '.join(f'{a:.3f}' for a in last_acc.held_out_accuracy)} "
-        f"(before training {', '.join(f'{a:.3f}' for a in last_acc.at_start)}; {result['held_out_pairs']} "
-        "held-out pairs).",
-        "",
-        "| layer | weight change | 1 − cos base vs RM | seed floor | floor band | excess | excess lower bound | "
-        "transfer AUC base → RM | seed → seed | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in final.itertuples():
-        if r.verdict == "skipped":
-            lines.append(f"| {r.layer} | {r.weight_change:.2g} | | | | | | | | skipped (weights unchanged) |")
-            continue
-        lines.append(
-            f"| {r.layer} | {r.weight_change:.2g} | {r.one_minus_cos:.3g} | {r.floor:.3g} | "
-            f"[{r.floor_lo:.3g}, {r.floor_hi:.3g}] | {r.excess:+.3g} | {r.excess_lo:+.3g} | {r.transfer_auc:.3f} | "
-            f"{r.transfer_auc_floor:.3f} | {r.verdict} |"
-        )
-    lines += ["", "![persistence](persistence.png)", ""]
-    return "\n".join(lines)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the experiment; bad input exits 2 with one line, before anything is written."""
-    try:
-        args = parse(argv)
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        result = run(args)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
     keys = ("statement", "layers_exceeding_floor", "wall_seconds", "cpu_seconds", "peak_rss_mb")
-    print(json.dumps({k: result[k] for k in keys}))
-    return 0
+    return run_main(parse, run, argv, keys, progress_bars=False)
 
 
 if __name__ == "__main__":

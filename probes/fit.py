@@ -58,7 +58,8 @@ from interp._util.runinfo import versions
 from interp.causal.directions import Direction
 from interp.hooks.site import Site
 from probes.data import ProbeData
-from probes.linear import DEFAULT_CS, METHODS, Layer, LayerFit, fit_with_perms, rank_auc
+from probes.layer import Layer, LayerFit, rank_auc
+from probes.linear import DEFAULT_CS, METHODS, fit_with_perms
 
 STATS = ("auc", "auc_lo", "auc_hi", "acc", "null_auc_mean", "null_auc_q95", "p_perm")
 MAX_NULL = ("null_max_q95", "p_max")

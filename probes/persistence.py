@@ -41,7 +41,8 @@ from rich.progress import track
 from interp._util.errors import UserError
 from interp.causal.directions import check_dims, principal_angles, random_abs_cosine_quantile, random_directions
 from probes.data import ProbeData
-from probes.linear import DEFAULT_CS, METHODS, Layer, LayerFit, fit_with_perms, rank_auc
+from probes.layer import Layer, LayerFit, rank_auc
+from probes.linear import DEFAULT_CS, METHODS, fit_with_perms
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ import torch
 
 from interp._util.errors import UserError
 from probes.data import ProbeData
-from probes.linear import METHODS, Layer, LayerFit, fit_layer, rank_auc
+from probes.layer import Layer, LayerFit, rank_auc
+from probes.linear import METHODS, fit_layer
 from probes.persistence import check_comparable
 
 

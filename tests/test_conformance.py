@@ -13,7 +13,8 @@ import torch
 from transformers import DynamicCache
 from typer.testing import CliRunner
 
-import interp.score.conformance as conf
+import interp.score.score_checks as score_checks
+import interp.score.token_checks as token_checks
 from interp._util.errors import UserError
 from interp.cli import app
 from interp.models import ModelHandle, load_lm, rm_from_base, save
@@ -129,13 +130,14 @@ def test_template_without_end_of_turn_fails(fresh_rm):
 
 
 def test_readout_bug_fails_readout_token(fresh_rm, monkeypatch):
-    encode = conf.encode_pairs
+    encode = score_checks.encode_pairs
 
     def last_by_count(tokenizer, pairs, padding_side="right"):  # right only: wrong for left padding
         enc = encode(tokenizer, pairs, padding_side)
         return Encoded(enc.input_ids, enc.attention_mask, enc.position_ids, enc.attention_mask.sum(-1) - 1)
 
-    monkeypatch.setattr(conf, "encode_pairs", last_by_count)
+    for checks in (score_checks, token_checks):
+        monkeypatch.setattr(checks, "encode_pairs", last_by_count)
     rows = _by_name(conformance(fresh_rm("gemma3"), dtypes=("float32",)))
     assert not rows["readout token"].passed and "left padding" in rows["readout token"].detail
     assert not rows["padding invariance"].passed

@@ -12,7 +12,7 @@ from interp._util.errors import UserError
 from interp.models import embedded, hub, load_lm, load_rm, resolve, rm_from_base, save
 from interp.models.lineage import Lineage
 from interp.score import reward_scores
-from interp.score.conformance import tolerance as conformance_tolerance
+from interp.score.score_checks import tolerance as conformance_tolerance
 from tests.conftest import ARCHS, EMBEDDED_NAMES
 from tests.numerics import reduction_order_tolerance
 from tests.refusal import run_cli

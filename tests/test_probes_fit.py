@@ -18,7 +18,8 @@ from interp.causal.directions import Direction
 from interp.hooks.site import Site
 from probes.data import ProbeData, planted
 from probes.fit import ProbeConfig, ProbeResult, bootstrap_weights, directions_for, fit_probes, weighted_auc
-from probes.linear import METHODS, Layer, fit_layer, fit_with_perms, rank_auc
+from probes.layer import Layer, rank_auc
+from probes.linear import METHODS, fit_layer, fit_with_perms
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

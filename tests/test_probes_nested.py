@@ -12,7 +12,8 @@ from sklearn.preprocessing import StandardScaler
 from interp._util.errors import UserError
 from probes.data import ProbeData, planted
 from probes.fit import ProbeConfig, ProbeResult, fit_probes
-from probes.linear import METHODS, Layer, fit_layer, fit_with_perms, rank_auc
+from probes.layer import Layer, rank_auc
+from probes.linear import METHODS, fit_layer, fit_with_perms
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

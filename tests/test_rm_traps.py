@@ -18,7 +18,7 @@ from interp.models import ModelHandle, rm_from_base
 from interp.models.tiny import Arch
 from interp.render import encode_pairs, render_pair, token_ids
 from interp.score import readout_hidden, reward_scores, score_encoded
-from interp.score.conformance import tolerance
+from interp.score.score_checks import tolerance
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

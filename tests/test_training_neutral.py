@@ -13,8 +13,9 @@ from interp._util.errors import UserError
 from interp.lexicons.readers import default_lexicon
 from interp.models.tiny import Arch
 from interp.training.neutral import DEFAULT_FAMILIES, iter_neutral, neutral_pair, neutral_pairs
-from interp.training.neutrality import Projector, check_neutral, neutrality_report
+from interp.training.neutrality import check_neutral, neutrality_report
 from interp.training.prefdata import PreferencePair
+from interp.training.projection import Projector
 from interp.training.quality import COLOURS, EVASIONS, QUALITY_FAMILIES
 
 
@@ -140,7 +141,7 @@ def test_projection_check_fails_on_a_lean_the_lexicon_cannot_see() -> None:
 
 def test_base_projector_reads_the_base_embedding(tiny_folder: Callable[[Arch], Path]) -> None:
     from interp.models import load_lm
-    from interp.training.neutrality import base_projector
+    from interp.training.projection import base_projector
 
     projector = base_projector(str(tiny_folder("llama")))
     lm = load_lm(str(tiny_folder("llama")))

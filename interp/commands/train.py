@@ -69,8 +69,9 @@ def train_rm_command(
     from interp.sweep.outputs import check_run_folder
     from interp.training.bradley_terry import check_fresh, train_rm
     from interp.training.checkpoints import list_checkpoints
-    from interp.training.neutrality import base_projector, neutrality_report
+    from interp.training.neutrality import neutrality_report
     from interp.training.prefdata import load_pairs
+    from interp.training.projection import base_projector
 
     for name, value in (("pairs", pairs), ("threads", threads)):
         if value is not None and value < 1:

@@ -12,24 +12,12 @@ from interp._util.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from interp.models.embedded import EMBEDDED, INSTALL_HINT, EmbeddedModel, embedded_path
+    from interp.models.handle import Kind, ModelHandle, fingerprint, weights_hash
     from interp.models.hub import HUB_ID, hub_reachable, looks_like_path
     from interp.models.lineage import Lineage, vocab_hash
-    from interp.models.loading import (
-        DTYPES,
-        TOKENIZER_FILES,
-        Kind,
-        ModelHandle,
-        checked_source,
-        fingerprint,
-        load_lm,
-        load_rm,
-        load_tokenizer,
-        resolve,
-        rm_from_base,
-        save,
-        weights_hash,
-    )
+    from interp.models.loading import DTYPES, LoadOptions, load_lm, load_rm, load_tokenizer, rm_from_base, save
     from interp.models.registry import REGISTRY, Family, Readout, RegistryEntry, lookup, read_score
+    from interp.models.sources import TOKENIZER_FILES, checked_source, resolve
     from interp.models.tiny import CHATML, CORPUS, Arch, build_tiny, tiny_config
 
 __all__ = [
@@ -46,6 +34,7 @@ __all__ = [
     "Family",
     "Kind",
     "Lineage",
+    "LoadOptions",
     "ModelHandle",
     "Readout",
     "RegistryEntry",

@@ -14,35 +14,29 @@ True
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, TypedDict, Unpack
 
 import torch
-import transformers
 from transformers import (
     AutoConfig,
     AutoModelForCausalLM,
     AutoModelForSequenceClassification,
     AutoTokenizer,
-    PreTrainedModel,
     PreTrainedTokenizerBase,
 )
-from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.models.auto.modeling_auto import (
     MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
     MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
 )
 
 from interp._util.errors import UserError
-from interp.models.embedded import EMBEDDED, embedded_path
-from interp.models.hub import HUB_ID, hub_reachable, looks_like_path
+from interp.models.embedded import EMBEDDED
+from interp.models.handle import Kind, ModelHandle
+from interp.models.hub import hub_reachable
+from interp.models.sources import checked_source, first_line, remote_code_error
 
-Kind = Literal["lm", "rm"]
 DTYPES = {
     "float32": torch.float32,
     "fp32": torch.float32,
@@ -51,203 +45,17 @@ DTYPES = {
     "float16": torch.float16,
     "fp16": torch.float16,
 }
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "spiece.model")
 
 
-@dataclass
-class ModelHandle:
-    """A loaded model with its tokenizer, the name it was asked for, and whether it is an LM or an RM."""
+class LoadOptions(TypedDict, total=False):
+    """How `load_lm` and `load_rm` load a model (keywords; defaults in brackets): `dtype` ("float32"; a name in
+    DTYPES or a torch dtype), `device` ("cpu"), `device_map` (None: all on `device`; "auto" or a dict spreads
+    the layers over devices with accelerate) and `trust_remote_code` (False)."""
 
-    model: PreTrainedModel
-    tokenizer: PreTrainedTokenizerBase
-    name: str
-    kind: Kind
-    _fingerprint: str | None = field(default=None, repr=False)
-
-    @property
-    def body(self) -> Any:
-        """The decoder stack without LM head or score head (e.g. `LlamaModel`): `.layers`, `.norm`."""
-        return self.model.base_model
-
-    @property
-    def layers(self) -> torch.nn.ModuleList:
-        """The decoder layers, in order."""
-        return cast(torch.nn.ModuleList, self.body.layers)
-
-    @property
-    def head(self) -> torch.nn.Linear:
-        """The RM's scalar score head (fp32)."""
-        return cast(torch.nn.Linear, self.model.score)
-
-    @property
-    def n_layers(self) -> int:
-        return int(self.model.config.get_text_config().num_hidden_layers)
-
-    @property
-    def d_model(self) -> int:
-        return int(self.model.config.get_text_config().hidden_size)
-
-    @property
-    def fingerprint(self) -> str:
-        """A short hash of the config and a strided sample of every weight; changes when any layer is trained."""
-        if self._fingerprint is None:
-            self._fingerprint = fingerprint(self.model)
-        return self._fingerprint
-
-
-def fingerprint(model: torch.nn.Module) -> str:
-    """Hash of the model's config and ~1k values sampled from each parameter (fast even for 8B models)."""
-    config = getattr(model, "config", None)
-    header = b""
-    if config is not None:
-        header = type(model).__name__.encode() + str(sorted(config.get_text_config().to_diff_dict().items())).encode()
-    return weights_hash(model.named_parameters(), header)
-
-
-def weights_hash(params: Iterable[tuple[str, torch.Tensor]], header: bytes = b"") -> str:
-    """16-hex sha256 of `header`, then the name, shape and ~1k sampled values of each named parameter."""
-    digest = hashlib.sha256(header)
-    with torch.no_grad():
-        for name, param in params:
-            flat = param.detach().reshape(-1)
-            step = max(1, flat.numel() // 1024)
-            digest.update(name.encode())
-            digest.update(str(tuple(param.shape)).encode())
-            digest.update(flat[::step].to("cpu", torch.float32).numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
-def _remote_code_error(name: str) -> UserError:
-    return UserError(
-        f"'{name}' needs remote code (Python shipped with the model, named by auto_map in its config), which "
-        "is off by default because it runs on this machine; if you trust its source, pass --trust-remote-code "
-        "on the command line (trust_remote_code=True in Python)."
-    )
-
-
-def resolve(name: str) -> str:
-    """Map an embedded name, local folder or hub id to something `from_pretrained` takes.
-
-    A name that looks like a path (`./x`, `/x`, `~/x`, `a/b/c`, or `runs/x` where `runs/` exists) must be
-    an existing folder; a file is refused with a pointer to its folder.
-    """
-    if name in EMBEDDED:
-        return str(embedded_path(name))
-    path = Path(name).expanduser()
-    if path.is_dir():
-        return str(path)
-    if path.exists():
-        raise UserError(
-            f"'{name}' is a file, not a model folder; pass the folder that holds config.json, the tokenizer "
-            f"and the weights (for this file, '{path.parent}')."
-        )
-    if looks_like_path(name):
-        raise UserError(
-            f"The model folder '{name}' does not exist (relative paths start at {Path.cwd()}); check the path, "
-            f"or pass an embedded model ({', '.join(EMBEDDED)}) or a hub id like org/name."
-        )
-    if HUB_ID.fullmatch(name):
-        return name
-    raise UserError(
-        f"Unknown model '{name}': it is not an existing folder (relative paths start at {Path.cwd()}), an "
-        f"embedded model ({', '.join(EMBEDDED)}), or a hub id like org/name; check the name."
-    )
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from a model folder's file, or a UserError naming the file."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise UserError(
-            f"{path} is not a readable JSON file ({_first_line(err)}); restore it from the model's source "
-            "or save the model again with save_pretrained."
-        ) from err
-    if not isinstance(value, dict):
-        raise UserError(f"{path} does not hold a JSON object; restore it from the model's source.")
-    return value
-
-
-def _check_safetensors(path: Path) -> None:
-    """Refuse a missing, truncated or corrupted safetensors file (its header must cover the whole file)."""
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as handle:
-            length = int.from_bytes(handle.read(8), "little")
-            if not 2 <= length <= size - 8:
-                raise ValueError("its header is cut off")
-            header = json.loads(handle.read(length))
-        end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
-        if size != 8 + length + end:
-            raise ValueError(f"{size} bytes where the header announces {8 + length + end}")
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
-        raise UserError(
-            f"The weights file {path} is missing, truncated or corrupted ({_first_line(err)}); copy or download "
-            "it again, or save the model again with save_pretrained."
-        ) from err
-
-
-def _check_weights(folder: Path) -> None:
-    """Refuse a folder whose weights are missing, truncated, or pickles (`.bin`: unsafe, never loaded)."""
-    index = folder / "model.safetensors.index.json"
-    if index.is_file():
-        weight_map = _read_json(index).get("weight_map")
-        if not isinstance(weight_map, dict):
-            raise UserError(f"{index} has no weight_map; restore it from the model's source.")
-        files = sorted({folder / str(f) for f in weight_map.values()})
-    elif (folder / "model.safetensors").is_file():
-        files = [folder / "model.safetensors"]
-    else:
-        pickles = sorted(p.name for p in folder.glob("pytorch_model*.bin*"))
-        if pickles:
-            raise UserError(
-                f"The weights {folder / pickles[0]} are refused because they are a pickle file (unsafe to "
-                "load: it can run arbitrary code); convert them to safetensors once where you trust the file "
-                "(load the model with transformers and call save_pretrained, which writes model.safetensors) "
-                "and point to that folder."
-            )
-        raise UserError(
-            f"'{folder}' has no model weights (model.safetensors); point to a folder written by save_pretrained."
-        )
-    for file in files:
-        _check_safetensors(file)
-
-
-def _check_folder(folder: Path, name: str, weights: bool, trust_remote_code: bool) -> None:
-    """Refuse a local folder that is not a loadable model before transformers tries it."""
-    config_file = folder / "config.json"
-    if not config_file.is_file():
-        raise UserError(
-            f"'{name}' is not a model folder: it has no config.json; point to a folder written by "
-            "save_pretrained (such as a train-rm run folder or a downloaded model)."
-        )
-    config = _read_json(config_file)
-    tokenizer_config = folder / "tokenizer_config.json"
-    remote = "auto_map" in config or (tokenizer_config.is_file() and "auto_map" in _read_json(tokenizer_config))
-    if remote and not trust_remote_code:
-        raise _remote_code_error(name)
-    model_type = config.get("model_type")
-    if not remote and not (isinstance(model_type, str) and model_type in CONFIG_MAPPING):
-        named = f"names the model type {model_type!r}" if model_type else "names no model_type"
-        raise UserError(
-            f"{config_file} {named}, which transformers {transformers.__version__} does not know; fix "
-            "model_type, or upgrade transformers if the model is newer than it."
-        )
-    if not any((folder / f).is_file() for f in TOKENIZER_FILES):
-        raise UserError(
-            f"'{name}' has no tokenizer files ({', '.join(TOKENIZER_FILES[:2])}); copy them from the model "
-            "it was built on (tokenizer.save_pretrained writes them)."
-        )
-    if weights:
-        _check_weights(folder)
-
-
-def checked_source(name: str, weights: bool = True, trust_remote_code: bool = False) -> str:
-    """`resolve(name)`, with a local folder checked first (config, tokenizer, weights): one-sentence refusals."""
-    source = resolve(name)
-    if Path(source).is_dir():
-        _check_folder(Path(source), name, weights, trust_remote_code)
-    return source
+    dtype: str | torch.dtype
+    device: str
+    device_map: str | dict[str, Any] | None
+    trust_remote_code: bool
 
 
 def _attn_for(config: Any) -> str:
@@ -263,19 +71,13 @@ def _dtype(dtype: str | torch.dtype) -> torch.dtype:
     return DTYPES[dtype]
 
 
-def _first_line(err: BaseException) -> str:
-    """The first sentence of an exception's message, to quote inside a one-sentence refusal."""
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    return lines[0].split(". ")[0].rstrip(".") if lines else type(err).__name__
-
-
 def _load_error(name: str, source: str, what: str, err: Exception) -> UserError:
     """The one-sentence refusal for a failed `from_pretrained` of `what` (model, tokenizer, config)."""
     if "trust_remote_code" in str(err):
-        return _remote_code_error(name)
+        return remote_code_error(name)
     if Path(source).is_dir():
         return UserError(
-            f"Could not load the {what} in '{name}' ({_first_line(err)}); point to a folder written by "
+            f"Could not load the {what} in '{name}' ({first_line(err)}); point to a folder written by "
             "save_pretrained, or copy the missing or broken files again from the model's source."
         )
     if not hub_reachable():
@@ -290,7 +92,7 @@ def _load_error(name: str, source: str, what: str, err: Exception) -> UserError:
             "that folder."
         )
     return UserError(
-        f"Could not load the {what} of the hub model '{name}' ({_first_line(err)}); check the id, or pass a "
+        f"Could not load the {what} of the hub model '{name}' ({first_line(err)}); check the id, or pass a "
         f"local folder or an embedded model ({', '.join(EMBEDDED)})."
     )
 
@@ -325,13 +127,15 @@ def _load(
     auto: Any,
     name: str,
     kind: Kind,
-    dtype: str | torch.dtype,
-    device: str,
-    device_map: str | dict[str, Any] | None,
-    trust_remote_code: bool,
+    *,
+    dtype: str | torch.dtype = "float32",
+    device: str = "cpu",
+    device_map: str | dict[str, Any] | None = None,
+    trust_remote_code: bool = False,
     new_head: bool = False,
     **extra: Any,
 ) -> ModelHandle:
+    """The model `name` through the auto class `auto`; `extra` goes to its config (e.g. num_labels=1)."""
     torch_dtype = _dtype(dtype)
     source = checked_source(name, True, trust_remote_code)
     tokenizer = _tokenizer(name, source, trust_remote_code)
@@ -367,15 +171,9 @@ def _load(
     return ModelHandle(model, tokenizer, name, kind)
 
 
-def load_lm(
-    name: str,
-    dtype: str | torch.dtype = "float32",
-    device: str = "cpu",
-    device_map: str | dict[str, Any] | None = None,
-    trust_remote_code: bool = False,
-) -> ModelHandle:
-    """A causal LM (base or instruct) by embedded name, local folder or hub id."""
-    return _load(AutoModelForCausalLM, name, "lm", dtype, device, device_map, trust_remote_code)
+def load_lm(name: str, **options: Unpack[LoadOptions]) -> ModelHandle:
+    """A causal LM (base or instruct) by embedded name, local folder or hub id; `options`: `LoadOptions`."""
+    return _load(AutoModelForCausalLM, name, "lm", **options)
 
 
 def _refuse_untrained_head(name: str, config: Any) -> None:
@@ -390,30 +188,9 @@ def _refuse_untrained_head(name: str, config: Any) -> None:
         )
 
 
-def load_rm(
-    name: str,
-    dtype: str | torch.dtype = "float32",
-    device: str = "cpu",
-    device_map: str | dict[str, Any] | None = None,
-    trust_remote_code: bool = False,
-) -> ModelHandle:
-    """A sequence-classification reward model (scalar head) by local folder or hub id."""
-    return _load(
-        AutoModelForSequenceClassification,
-        name,
-        "rm",
-        dtype,
-        device,
-        device_map,
-        trust_remote_code,
-        num_labels=1,
-    )
-
-
-def _new_rm(base: str, dtype: str | torch.dtype, device: str, trust_remote_code: bool) -> ModelHandle:
-    return _load(
-        AutoModelForSequenceClassification, base, "rm", dtype, device, None, trust_remote_code, True, num_labels=1
-    )
+def load_rm(name: str, **options: Unpack[LoadOptions]) -> ModelHandle:
+    """A sequence-classification reward model (scalar head) by local folder or hub id; `options`: `LoadOptions`."""
+    return _load(AutoModelForSequenceClassification, name, "rm", num_labels=1, **options)
 
 
 def rm_from_base(
@@ -425,7 +202,16 @@ def rm_from_base(
 ) -> ModelHandle:
     """A new RM: the base LM's body plus a freshly initialised scalar head (seeded, so reproducible)."""
     torch.manual_seed(seed)
-    handle = _new_rm(base, dtype, device, trust_remote_code)
+    handle = _load(
+        AutoModelForSequenceClassification,
+        base,
+        "rm",
+        dtype=dtype,
+        device=device,
+        trust_remote_code=trust_remote_code,
+        new_head=True,
+        num_labels=1,
+    )
     handle.model.config.rm_interp_base = base
     return handle
 

@@ -39,6 +39,7 @@ from typing import Any
 from transformers import PreTrainedTokenizerBase
 
 from interp.render import adds_bos, chat_template, render_pair, token_ids
+from interp.sweep.seams import Seams
 
 PLACEHOLDER = "\ue000"  # a private-use character: no template trims or rewrites it
 # Probe answers, rendered once per template context; the first one tells whether the template trims answers.
@@ -54,7 +55,7 @@ class PromptPlan:
     head: str  # the rendered conversation before the answer
     tail: str  # the rendered conversation after the answer
     head_ids: list[int]  # ids of the head before its last added token (with the BOS the tokenizer adds)
-    left: str  # the head after (or from, see `_alone_is_same`) its last added token: tokenised with each answer
+    left: str  # the head after (or from, see `Seams.alone_is_same`) its last added token: tokenised with each answer
     right: str  # the tail when it is tokenised with each answer, else ""
     tail_ids: list[int]  # ids of the tail when it is spliced, else []
     strip: bool  # the template trims the answer
@@ -78,10 +79,7 @@ class Splicer:
         self._strip: dict[str, bool | None] = {}
         self._checked: dict[tuple[object, ...], bool] = {}
         self._mids: dict[tuple[str, str], dict[str, list[int]]] = {}
-        self._bad: dict[tuple[str, str], tuple[frozenset[str], frozenset[str]]] = {}
-        self._tails: dict[str, list[int] | None] = {}
-        self._alone: dict[tuple[str, str], bool] = {}
-        self._added: dict[int, Any] | None = None
+        self.seams = Seams(self.backend)
 
     def rows(self, prompt: str, answers: Sequence[str]) -> list[list[int]]:
         """Token ids of each conversation (prompt, answer), equal to `token_ids(tok, render_pair(tok, ...))`."""
@@ -171,8 +169,8 @@ class Splicer:
         strip = self._strip[template]
         if strip is None:
             return None
-        added = self._added_tokens()
-        anchor = self._last_added(head, added)
+        added = self.seams.added_tokens()
+        anchor = self.seams.last_added(head, added)
         if anchor is None:
             return None
         cut, head_ids, anchor_id = anchor
@@ -181,71 +179,12 @@ class Splicer:
             head_ids = [bos, *head_ids]  # as `token_ids` does
         token = added[anchor_id]
         left = head[cut:]
-        if self._alone_is_same(token, left[len(token.content) :]):
+        if self.seams.alone_is_same(token, left[len(token.content) :]):
             head_ids, left = [*head_ids, anchor_id], left[len(token.content) :]
-        if tail not in self._tails:
-            self._tails[tail] = self._added_at_start(tail, added)
-        first = self._tails[tail]
+        first = self.seams.tail_ids(tail)
         right, tail_ids = ("", first) if first is not None else (tail, [])
-        bad_first, bad_last = self._bad_seams(head, tail if not right else "")
+        bad_first, bad_last = self.seams.bad_seams(head, tail if not right else "")
         return PromptPlan(head, tail, head_ids, left, right, tail_ids, strip, bad_first, bad_last)
-
-    def _alone_is_same(self, anchor: Any, rest: str) -> bool:
-        """Whether the text after the anchor (an added token) can be tokenised without it: the anchor strips no
-        whitespace after it and the tokenizer gives that text the same ids at the start of a string as after
-        the anchor (not so with Metaspace's prepend-scheme "first", which marks only a string's start)."""
-        if anchor.rstrip or anchor.single_word:
-            return False
-        key = (anchor.content, rest)
-        if key not in self._alone:
-            encode = self.backend.encode
-            self._alone[key] = all(
-                encode(anchor.content + rest + p, add_special_tokens=False).ids[1:]
-                == encode(rest + p, add_special_tokens=False).ids
-                for p in ("x", " Two", "a\nb", "42")
-            )
-        return self._alone[key]
-
-    def _added_tokens(self) -> dict[int, Any]:
-        """The tokenizer's added tokens by id (read once: Gemma has thousands)."""
-        if self._added is None:
-            self._added = self.backend.get_added_tokens_decoder()
-        return self._added
-
-    def _last_added(self, head: str, added: dict[int, Any]) -> tuple[int, list[int], int] | None:
-        """Where the head's last added token starts, the ids before it, and its id; None when there is none to
-        cut at (also when that token strips the whitespace before it)."""
-        enc = self.backend.encode(head, add_special_tokens=False)
-        ids = enc.ids
-        for k in range(len(ids) - 1, -1, -1):
-            token = added.get(ids[k])
-            start, end = enc.offsets[k]
-            if token is not None and head[start:end] == token.content:
-                return None if token.lstrip else (int(start), ids[:k], int(ids[k]))
-        return None
-
-    def _added_at_start(self, tail: str, added: dict[int, Any]) -> list[int] | None:
-        """The tail's ids when it starts with an added token that keeps the whitespace before it, else None."""
-        enc = self.backend.encode(tail, add_special_tokens=False)
-        token = added.get(enc.ids[0]) if enc.ids else None
-        if token is None or token.lstrip or enc.offsets[0][0] != 0 or not tail.startswith(token.content):
-            return None
-        return list(enc.ids)
-
-    def _bad_seams(self, head: str, tail: str) -> tuple[frozenset[str], frozenset[str]]:
-        """First (last) answer characters that would complete an added token begun at the end of the head (tail).
-
-        `tail` is "" when the tail is tokenised with the answer (then nothing follows the answer's piece).
-        """
-        contents = [t.content for t in self._added_tokens().values() if len(t.content) > 1]
-        longest = max((len(c) for c in contents), default=0)
-        key = (head[-longest:] if longest else "", tail[:longest])
-        if key not in self._bad:
-            end, start = key
-            first = {c[i] for c in contents for i in range(1, len(c)) if end.endswith(c[:i])}
-            last = {c[i - 1] for c in contents for i in range(1, len(c)) if start and start.startswith(c[i:])}
-            self._bad[key] = (frozenset(first), frozenset(last))
-        return self._bad[key]
 
     def _middles(self, plan: PromptPlan, contents: list[str]) -> dict[str, list[int]]:
         """Ids of `left + content + right` for each content, tokenised in one batch, cached across prompts."""

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     )
     from interp.training.config import HEAD_INITS, TrainConfig
     from interp.training.neutral import DEFAULT_FAMILIES, FAMILIES, iter_neutral, neutral_pair, neutral_pairs
-    from interp.training.neutrality import NeutralityReport, Projector, base_projector, check_neutral, neutrality_report
+    from interp.training.neutrality import NeutralityOptions, NeutralityReport, check_neutral, neutrality_report
     from interp.training.plant import PlantCheck, PlantConfig, first_token_logprobs, plant_bias, plant_check
     from interp.training.prefdata import (
         PreferencePair,
@@ -36,11 +36,13 @@ if TYPE_CHECKING:
         subsample,
         write_pairs,
     )
+    from interp.training.projection import Projector, base_projector
 
 __all__ = [
     "DEFAULT_FAMILIES",
     "FAMILIES",
     "HEAD_INITS",
+    "NeutralityOptions",
     "NeutralityReport",
     "PlantCheck",
     "PlantConfig",

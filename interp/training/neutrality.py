@@ -21,104 +21,19 @@ True
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
-import torch
-from scipy import stats
 
 from interp._util.errors import UserError
 from interp.lexicons.readers import Lexicon, default_lexicon
-from interp.stats.bootstrap import bootstrap_weights, percentile_interval
+from interp.training.length_balance import LengthBalance, length_balance
 from interp.training.prefdata import PreferencePair
-
-WORD = re.compile(r"[A-Za-z]+(?:['-][A-Za-z]+)*")
-CHUNK = 64  # resamples per vectorised block
-
-
-@dataclass(frozen=True)
-class CategoryRate:
-    """Rates of one category's words per 1,000 words, chosen vs rejected, with CI and p-value."""
-
-    category: str
-    chosen_hits: int
-    rejected_hits: int
-    chosen_per_1k: float
-    rejected_per_1k: float
-    difference: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-
-
-@dataclass(frozen=True)
-class LengthBalance:
-    """How often the chosen answer of one family is the longer one (ties left out), with a binomial p-value."""
-
-    family: str
-    chosen_longer: int
-    rejected_longer: int
-    share: float
-    p_value: float
-
-
-@dataclass(frozen=True)
-class ProjectionTest:
-    """Mean (chosen − rejected) projection on the agency−communion direction, in answer-spread units."""
-
-    effect: float
-    p_value: float
-    n_pairs: int
-
-
-@dataclass(frozen=True)
-class Projector:
-    """Answers as the base model's mean input embedding of their tokens; agency and communion words likewise."""
-
-    tokenizer: Any
-    embedding: torch.Tensor
-    agency: torch.Tensor  # (words, d): each agency word's mean token embedding
-    communion: torch.Tensor
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Each text's mean token embedding, (len(texts), d)."""
-        table = self.embedding.float()
-        ids = [self.tokenizer(t, add_special_tokens=False).input_ids or [0] for t in texts]
-        return torch.stack([table[i].mean(0) for i in ids]).numpy()
-
-
-def lexicon_projector(tokenizer: Any, embedding: torch.Tensor, lexicon: Lexicon | None = None) -> Projector:
-    """A `Projector` for the lexicon's agency and communion words (each word's mean token embedding)."""
-    lex = default_lexicon() if lexicon is None else lexicon
-    if not {"agency", "communion"} <= set(lex.categories):
-        raise UserError("The projection check needs a lexicon with 'agency' and 'communion' categories.")
-
-    def words(category: str) -> torch.Tensor:
-        rows = [tokenizer(" " + w.rstrip("*"), add_special_tokens=False).input_ids for w in lex.categories[category]]
-        return torch.stack([embedding[r].float().mean(0) for r in rows if r])
-
-    return Projector(tokenizer, embedding, words("agency"), words("communion"))
-
-
-def base_projector(base: str, trust_remote_code: bool = False) -> Projector | None:
-    """The projector of a local or embedded base (its tokenizer and input embedding read from safetensors);
-    None when the base keeps no local weights (e.g. a hub id not yet downloaded)."""
-    from safetensors import safe_open
-
-    from interp.models import checked_source, load_tokenizer
-
-    folder = Path(checked_source(base, trust_remote_code=trust_remote_code))
-    for file in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
-        with safe_open(str(file), "pt") as weights:
-            key = next((k for k in weights.keys() if k.endswith("embed_tokens.weight")), None)  # noqa: SIM118
-            if key is not None:
-                return lexicon_projector(load_tokenizer(base, trust_remote_code), weights.get_tensor(key))
-    return None
+from interp.training.projection import ProjectionTest, Projector, projection_test
+from interp.training.word_rates import CategoryRate, category_rate, word_counts
 
 
 @dataclass(frozen=True)
@@ -190,46 +105,6 @@ class NeutralityReport:
         )
 
 
-def _pattern(words: Sequence[str]) -> re.Pattern[str]:
-    parts = []
-    for word in sorted(words, key=len, reverse=True):
-        stem = word.endswith("*")
-        body = r"\s+".join(re.escape(w) for w in word.rstrip("*").split())
-        parts.append(body + (r"[A-Za-z'-]*" if stem else ""))
-    return re.compile(r"(?<![A-Za-z])(?:" + "|".join(parts) + r")(?![A-Za-z])", re.IGNORECASE)
-
-
-def _counts(texts: Sequence[str], pattern: re.Pattern[str]) -> np.ndarray:
-    return np.array([len(pattern.findall(t)) for t in texts], dtype=np.float64)
-
-
-def _rate_difference(c: np.ndarray, wc: np.ndarray, r: np.ndarray, wr: np.ndarray) -> np.ndarray:
-    """Rows of sums -> chosen rate − rejected rate, per 1000 words."""
-    return 1000.0 * (c / np.maximum(wc, 1.0) - r / np.maximum(wr, 1.0))
-
-
-def _test(
-    c: np.ndarray, wc: np.ndarray, r: np.ndarray, wr: np.ndarray, n_resamples: int, rng: np.random.Generator
-) -> tuple[float, float, float, float]:
-    """Observed difference, bootstrap CI over pairs, sign-flip permutation p-value."""
-    observed = float(_rate_difference(c.sum(), wc.sum(), r.sum(), wr.sum()))
-    if c.sum() + r.sum() == 0:
-        return observed, 0.0, 0.0, 1.0
-    n = len(c)
-    boot, extreme = [], 0
-    dc, dw = r - c, wr - wc
-    for start in range(0, n_resamples, CHUNK):
-        size = min(CHUNK, n_resamples - start)
-        weights = bootstrap_weights(np.arange(n), size, rng)  # pairs drawn with replacement
-        boot.append(_rate_difference(weights @ c, weights @ wc, weights @ r, weights @ wr))
-        flips = rng.integers(0, 2, size=(size, n)).astype(np.float64)
-        moved_c, moved_w = flips @ dc, flips @ dw
-        permuted = _rate_difference(c.sum() + moved_c, wc.sum() + moved_w, r.sum() - moved_c, wr.sum() - moved_w)
-        extreme += int((np.abs(permuted) >= abs(observed) - 1e-12).sum())
-    low, high = percentile_interval(np.concatenate(boot))
-    return observed, low, high, (1 + extreme) / (1 + n_resamples)
-
-
 def neutrality_report(
     pairs: Sequence[PreferencePair],
     lexicon: Lexicon | Mapping[str, Sequence[str]] | None = None,
@@ -247,29 +122,9 @@ def neutrality_report(
     categories = lex.categories if isinstance(lex, Lexicon) else {k: tuple(v) for k, v in lex.items()}
     label = lex.label if isinstance(lex, Lexicon) else "user lexicon"
     chosen, rejected = [p.chosen for p in pairs], [p.rejected for p in pairs]
-    wc = np.array([len(WORD.findall(t)) for t in chosen], dtype=np.float64)
-    wr = np.array([len(WORD.findall(t)) for t in rejected], dtype=np.float64)
+    wc, wr = word_counts(chosen), word_counts(rejected)
     rng = np.random.default_rng(seed)
-    rates = []
-    for category, words in categories.items():
-        if not words:
-            raise UserError(f"Lexicon category '{category}' has no words; add words or drop it.")
-        pattern = _pattern(words)
-        c, r = _counts(chosen, pattern), _counts(rejected, pattern)
-        diff, low, high, p = _test(c, wc, r, wr, n_resamples, rng)
-        rates.append(
-            CategoryRate(
-                category,
-                int(c.sum()),
-                int(r.sum()),
-                1000 * c.sum() / max(wc.sum(), 1),
-                1000 * r.sum() / max(wr.sum(), 1),
-                diff,
-                low,
-                high,
-                p,
-            )
-        )
+    rates = [category_rate(c, words, chosen, rejected, wc, wr, n_resamples, rng) for c, words in categories.items()]
     projection = None if projector is None else projection_test(pairs, projector, n_resamples, rng)
     return NeutralityReport(
         len(pairs),
@@ -284,51 +139,20 @@ def neutrality_report(
     )
 
 
-def length_balance(pairs: Sequence[PreferencePair]) -> tuple[LengthBalance, ...]:
-    """Per family: how often the chosen answer is longer in characters (ties left out), binomial p-value."""
-    out = []
-    for family in dict.fromkeys(p.family for p in pairs):
-        sign = np.sign([len(p.chosen) - len(p.rejected) for p in pairs if p.family == family])
-        longer, shorter = int((sign > 0).sum()), int((sign < 0).sum())
-        n = longer + shorter
-        p = float(stats.binomtest(longer, n).pvalue) if n else 1.0
-        out.append(LengthBalance(family, longer, shorter, longer / n if n else 0.5, p))
-    return tuple(out)
+class NeutralityOptions(TypedDict, total=False):
+    """The settings `check_neutral` passes on to `neutrality_report` (keywords; defaults there)."""
+
+    lexicon: Lexicon | Mapping[str, Sequence[str]] | None
+    n_resamples: int
+    seed: int
+    alpha: float
+    min_difference: float
+    projector: Projector | None
 
 
-def projection_test(
-    pairs: Sequence[PreferencePair], projector: Projector, n_resamples: int, rng: np.random.Generator
-) -> ProjectionTest:
-    """Mean (chosen − rejected) projection on the agency−communion direction, in units of the answers' spread
-    along it; p-value from directions with the agency/communion labels of the words permuted (a difference
-    every direction sees, such as a quality concept, is not a lean)."""
-    chosen = projector.embed([p.chosen for p in pairs])
-    rejected = projector.embed([p.rejected for p in pairs])
-    answers, mean_diff = np.concatenate([chosen, rejected]), (chosen - rejected).mean(0)
-    words = torch.cat([projector.agency, projector.communion]).numpy().astype(np.float64)
-    n_agency = len(projector.agency)
-    labels = np.zeros((n_resamples + 1, len(words)), dtype=bool)
-    labels[:, :n_agency] = True
-    for row in labels[1:]:
-        rng.shuffle(row)
-    directions = (labels @ words) / n_agency - ((~labels) @ words) / (len(words) - n_agency)
-    spread = (answers @ directions.T).std(0) + 1e-12
-    effects = (directions @ mean_diff) / spread
-    extreme = int((np.abs(effects[1:]) >= abs(effects[0]) - 1e-12).sum())
-    return ProjectionTest(float(effects[0]), (1 + extreme) / (1 + n_resamples), len(pairs))
-
-
-def check_neutral(
-    pairs: Sequence[PreferencePair],
-    lexicon: Lexicon | Mapping[str, Sequence[str]] | None = None,
-    n_resamples: int = 2000,
-    seed: int = 0,
-    alpha: float = 0.05,
-    min_difference: float = 1.0,
-    projector: Projector | None = None,
-) -> NeutralityReport:
+def check_neutral(pairs: Sequence[PreferencePair], **options: Unpack[NeutralityOptions]) -> NeutralityReport:
     """The report, or a `UserError` naming the failed test when the data are not value-neutral."""
-    report = neutrality_report(pairs, lexicon, n_resamples, seed, alpha, min_difference, projector)
+    report = neutrality_report(pairs, **options)
     if not report.passed:
         raise UserError(report.message())
     return report
