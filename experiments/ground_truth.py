@@ -32,7 +32,6 @@ Writes OUT/ground_truth.json, OUT/ground_truth.png, OUT/report.md, OUT/effects.c
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Sequence
@@ -42,9 +41,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from transformers.utils import logging as hf_logging
 
 from experiments import ground_truth_mechanism as mech
+from experiments._args import common_arguments, parse_args, require_at_least, run_main
 from experiments.ground_truth_report import figure, report
 from experiments.ground_truth_setting import MAX_LENGTH, Setting, collateral, every_nth, ranks, untouched_pairs
 from interp._util.errors import UserError
@@ -77,14 +76,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--plant-prompts", type=int, default=24, help="plant prompts (none from the paper's grid)")
     parser.add_argument("--plant-steps", type=int, default=40)
     parser.add_argument("--null-draws", type=int, default=20, help="draws per null kind in the mechanism check")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--quick", action="store_true", help=f"2 cores: {QUICK}")
-    parser.add_argument("--out", type=Path, default=Path("artifacts/ground_truth"))
-    args = parser.parse_args(argv)
-    if args.quick:
-        for name, value in QUICK.items():
-            setattr(args, name, value)
+    common_arguments(parser, QUICK, "artifacts/ground_truth")
+    args = parse_args(parser, argv, QUICK)
     args.words = [w.strip() for w in args.planted_words.split(",") if w.strip()]
     if not args.words or len(set(args.words)) != len(args.words):
         raise UserError("--planted-words needs distinct comma-separated words, e.g. freedom,success.")
@@ -94,9 +87,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         raise UserError(f"--doses must be comma-separated numbers, e.g. 0.25,0.5,1, not '{args.doses}'.") from None
     if any(d <= 0 for d in args.dose_list):
         raise UserError("--doses must all be positive (strength 0 is the unplanted base itself).")
-    for name in ("seeds", "pairs", "k", "epochs", "prompts", "plant_prompts", "plant_steps", "null_draws"):
-        if getattr(args, name) < (2 if name == "seeds" else 1):
-            raise UserError(f"--{name.replace('_', '-')} must be at least {2 if name == 'seeds' else 1}.")
+    lows = dict.fromkeys(("pairs", "k", "epochs", "prompts", "plant_prompts", "plant_steps", "null_draws"), 1)
+    require_at_least(args, {"seeds": 2, **lows})
     check_output_folder(args.out)
     return args
 
@@ -256,17 +248,7 @@ def _run(args: argparse.Namespace, out: Path) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the experiment; bad input exits 2 with one line, before anything is written."""
-    try:
-        args = parse(argv)
-        hf_logging.set_verbosity_error()
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        result = run(args)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(json.dumps({k: result[k] for k in ("arms", "frozen_head_accuracy", "wall_seconds", "peak_rss_mb")}))
-    return 0
+    return run_main(parse, run, argv, ("arms", "frozen_head_accuracy", "wall_seconds", "peak_rss_mb"))
 
 
 if __name__ == "__main__":
