@@ -57,6 +57,7 @@ from interp._util.errors import UserError
 from interp._util.runinfo import versions
 from interp.causal.directions import Direction
 from interp.hooks.site import Site
+from interp.stats.bootstrap import bootstrap_weights
 from probes.data import ProbeData
 from probes.layer import Layer, LayerFit, rank_auc
 from probes.linear import DEFAULT_CS, METHODS, fit_with_perms
@@ -79,15 +80,26 @@ COLUMNS = (
 
 
 @dataclass(frozen=True)
-class ProbeConfig:
+class FitConfig:
+    """The probe methods, outer folds and logistic's C grid; shared by probes and persistence."""
+
+    methods: tuple[str, ...] = METHODS
+    n_splits: int = 5
+    Cs: tuple[float, ...] = DEFAULT_CS
+
+    def __post_init__(self) -> None:
+        bad = [m for m in self.methods if m not in METHODS]
+        if bad or not self.methods:
+            raise UserError(f"Unknown probe method(s) {bad or '(none)'}; use some of {METHODS}.")
+
+
+@dataclass(frozen=True)
+class ProbeConfig(FitConfig):
     """What to fit and how many resamples; `seed` drives folds, permutations and bootstrap. `control`: regress
     the data's covariates (if it has any) out inside each training fold and make that probe the headline.
     `raw_null`: refit the raw probe under the permutations too when it is not the headline (the raw_null_*,
     raw_p_perm and raw_p_max columns; about doubles the run time), else those columns are NaN."""
 
-    methods: tuple[str, ...] = METHODS
-    n_splits: int = 5
-    Cs: tuple[float, ...] = DEFAULT_CS
     n_perm: int = 100
     n_boot: int = 1000
     ci: float = 0.95
@@ -98,9 +110,7 @@ class ProbeConfig:
     raw_null: bool = False
 
     def __post_init__(self) -> None:
-        bad = [m for m in self.methods if m not in METHODS]
-        if bad or not self.methods:
-            raise UserError(f"Unknown probe method(s) {bad or '(none)'}; use some of {METHODS}.")
+        super().__post_init__()
         if self.n_perm < 0 or self.n_boot < 0 or not 0 < self.ci < 1:
             raise UserError("n_perm and n_boot must be >= 0 and ci strictly between 0 and 1.")
 
@@ -148,22 +158,11 @@ def weighted_auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) ->
     return (pos * (below + 0.5 * neg)).sum(0) / (pos.sum(0) * neg.sum(0))
 
 
-def bootstrap_weights(data: ProbeData, n_boot: int, seed: int = 0) -> np.ndarray:
-    """(n_examples, n_boot) multiplicities of a word bootstrap: words drawn with replacement within class."""
-    rng = np.random.default_rng(seed)
-    counts = np.zeros(data.n_words * n_boot, dtype=np.int64)
-    for c in (0, 1):
-        idx = np.flatnonzero(data.word_labels == c)
-        draws = idx[rng.integers(0, idx.size, size=(idx.size, n_boot))]
-        counts += np.bincount((draws * n_boot + np.arange(n_boot)).ravel(), minlength=counts.size)
-    return counts.reshape(data.n_words, n_boot)[data.word_index].astype(np.float32)
-
-
 def fit_probes(data: ProbeData, config: ProbeConfig = ProbeConfig(), *, progress: bool = True) -> ProbeResult:
     """Fit every configured probe at every stored layer of `data`; see the module docstring."""
     folds = data.fold_ids(config.n_splits, config.seed)
     perms = data.permuted_labels(config.n_perm, config.seed + 1)
-    boot = bootstrap_weights(data, config.n_boot, config.seed + 2)
+    boot = bootstrap_weights(data.word_index, config.n_boot, config.seed + 2, within=data.labels).T  # words in class
     covariates = data.covariates if config.control else None
     control = "none" if covariates is None else "+".join(data.covariate_names)
     nan_stats = dict.fromkeys(STATS, math.nan)

@@ -41,26 +41,22 @@ from rich.progress import track
 from interp._util.errors import UserError
 from interp.causal.directions import check_dims, principal_angles, random_abs_cosine_quantile, random_directions
 from probes.data import ProbeData
+from probes.fit import FitConfig
 from probes.layer import Layer, LayerFit, rank_auc
-from probes.linear import DEFAULT_CS, METHODS, fit_with_perms
+from probes.linear import METHODS, fit_with_perms
 
 
 @dataclass(frozen=True)
-class PersistenceConfig:
+class PersistenceConfig(FitConfig):
     """Methods, folds, subspace size k and baseline sizes; `seed` drives folds and shuffles."""
 
-    methods: tuple[str, ...] = METHODS
-    n_splits: int = 5
-    Cs: tuple[float, ...] = DEFAULT_CS
     k: int = 3
     n_null: int = 20
     n_cka_shuffle: int = 10
     seed: int = 0
 
     def __post_init__(self) -> None:
-        bad = [m for m in self.methods if m not in METHODS]
-        if bad or not self.methods:
-            raise UserError(f"Unknown probe method(s) {bad or '(none)'}; use some of {METHODS}.")
+        super().__post_init__()
         if self.k < 1 or self.n_null < 1 or self.n_cka_shuffle < 0:
             raise UserError("Persistence needs k >= 1, n_null >= 1 and n_cka_shuffle >= 0.")
 

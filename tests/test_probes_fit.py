@@ -16,8 +16,9 @@ from sklearn.preprocessing import StandardScaler
 from interp._util.errors import UserError
 from interp.causal.directions import Direction
 from interp.hooks.site import Site
+from interp.stats.bootstrap import bootstrap_weights
 from probes.data import ProbeData, planted
-from probes.fit import ProbeConfig, ProbeResult, bootstrap_weights, directions_for, fit_probes, weighted_auc
+from probes.fit import ProbeConfig, ProbeResult, directions_for, fit_probes, weighted_auc
 from probes.layer import Layer, rank_auc
 from probes.linear import METHODS, fit_layer, fit_with_perms
 
@@ -151,14 +152,14 @@ def test_auc_helpers_match_sklearn_including_ties_and_weights() -> None:
         assert weighted_auc(s, y, w)[b] == pytest.approx(roc_auc_score(y[rep], s[rep]))
 
 
-def test_bootstrap_resamples_whole_words_within_class(planted_data: tuple[ProbeData, torch.Tensor]) -> None:
+def test_probe_bootstrap_resamples_whole_words_within_class(planted_data: tuple[ProbeData, torch.Tensor]) -> None:
     data = planted_data[0]
-    w = bootstrap_weights(data, 20, seed=0)
+    w = bootstrap_weights(data.word_index, 20, seed=0, within=data.labels)  # the draw behind fit_probes' CI
     for b in range(20):
-        per_word = {g: set(w[data.groups == g, b].tolist()) for g in data.words[:10]}
+        per_word = {g: set(w[b, data.groups == g].tolist()) for g in data.words[:10]}
         assert all(len(v) == 1 for v in per_word.values())
         for c in (0, 1):
-            assert w[data.labels == c, b].sum() == (data.labels == c).sum()
+            assert w[b, data.labels == c].sum() == (data.labels == c).sum()
 
 
 def test_bad_config_is_a_user_error(planted_data: tuple[ProbeData, torch.Tensor]) -> None:

@@ -32,33 +32,24 @@ from typing import Any
 from interp._util.errors import UserError
 from interp.distributed.world import World, agree, barrier
 from interp.hooks.backend import BackendName
-from interp.hooks.site import Site, check_sites
+from interp.hooks.site import Site
 from interp.models import ModelHandle
 from interp.render import PaddingSide
-from interp.store import (
-    CONFIG,
-    capture_to_store,
-    dtype_name,
-    missing_shards,
-    n_shards,
-    store_folder,
-    store_key,
-)
-from interp.store.shards import META
+from interp.store import CONFIG, capture_target, capture_to_store, dtype_name, missing_shards, n_shards
+
+
+def rank_settings(handle: ModelHandle, **settings: Any) -> dict[str, Any]:
+    """What every rank must share (`agree`): the model's dtype first, so mixed dtypes are reported as such, its
+    fingerprint, then `settings`."""
+    return {"dtype": dtype_name(handle, None), "model fingerprint": handle.fingerprint, **settings}
 
 
 def capture_settings(
     handle: ModelHandle, key: dict[str, Any], batch_size: int, backend: str, padding_side: str
 ) -> dict[str, Any]:
-    """What every rank must share; the model's dtype first, so mixed dtypes are reported as such."""
-    return {
-        "dtype": str(handle.model.dtype).removeprefix("torch."),
-        "model fingerprint": handle.fingerprint,
-        **{f"store {k}": v for k, v in key.items() if k != "fingerprint"},
-        "batch_size": batch_size,
-        "backend": backend,
-        "padding_side": padding_side,
-    }
+    """What every rank of a capture must share: the model, the store key, batch size, backend, padding side."""
+    store = {f"store {k}": v for k, v in key.items() if k != "fingerprint"}
+    return rank_settings(handle, **store, batch_size=batch_size, backend=backend, padding_side=padding_side)
 
 
 def distributed_capture(
@@ -81,15 +72,9 @@ def distributed_capture(
     Returns the capture folder (the same path on every rank and in a single-process run). A standalone
     rank writes `capture_config.json` only when it is missing.
     """
-    listed = check_sites(sites, handle.n_layers)
-    if not texts:
-        raise UserError("No texts to capture; give at least one input text.")
-    if shard_size < 1:
-        raise UserError(f"The shard size must be at least 1, not {shard_size}.")
-    key = store_key(handle, list(texts), listed, dtype_name(handle, dtype), shard_size, ids)
+    listed, key, folder = capture_target(handle, texts, sites, root, shard_size, dtype, ids)
     agree(world, capture_settings(handle, key, batch_size, backend, padding_side))
     mine = world.mine(n_shards(len(texts), shard_size))
-    folder = store_folder(root, key) if not (Path(root) / META).exists() else Path(root)
     writes_config = world.main if world.group else (world.size == 1 or not (folder / CONFIG).exists())
     show = progress and (world.main or not world.group)
     folder = capture_to_store(

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from interp._util.errors import UserError
-from interp.sweep.runs import VOCAB, check_one_model, dtype_name, model_label
+from interp.sweep.runs import VOCAB, check_one_model, model_label, run_key, sweep_config
 
 if TYPE_CHECKING:
     from interp.distributed.world import World
@@ -111,24 +111,13 @@ def run_distributed_sweep(
     world = init_world(rank, world_size, timeout_minutes=timeout_minutes)
     try:
         handle, label = load_for_rank(world, rm, base, seed, dtype or default_dtype(), device_map, trust_remote_code)
-        check_same_run(out, found, {"fingerprint": handle.fingerprint, "dtype": dtype_name(handle), "answers": VOCAB})
+        check_same_run(out, found, run_key(handle, VOCAB))
         counts = distributed_vocab_sweep(handle, chosen, out, label, world, shard_size, batch_size)
     finally:
         shutdown(world)
     if counts is None:
         return world, False
-    config: dict[str, Any] = {
-        "kind": "sweep",
-        "model": label,
-        "fingerprint": handle.fingerprint,
-        "dtype": dtype_name(handle),
-        "seed": seed,
-        "prompts": [p.key for p in chosen],
-        "batch_size": batch_size,
-        "shard_size": shard_size,
-        "world_size": world.size,
-        "seconds": round(time.perf_counter() - start, 1),
-        **counts,
-    }
-    write_config(out, config)
+    write_config(
+        out, sweep_config(handle, label, seed, chosen, batch_size, shard_size, start, world_size=world.size, **counts)
+    )
     return world, True

@@ -36,6 +36,7 @@ from typing import Any
 import pandas as pd
 
 from interp._util.errors import UserError
+from interp.distributed.capture import rank_settings
 from interp.distributed.world import World, agree, barrier
 from interp.models import ModelHandle
 from interp.render.prompts import Prompt
@@ -62,16 +63,9 @@ def missing_units(handle: ModelHandle, prompts: Sequence[Prompt], out: Path, sha
 def sweep_settings(
     handle: ModelHandle, prompts: Sequence[Prompt], label: str, shard_size: int, batch_size: int
 ) -> dict[str, Any]:
-    """What every rank must share; dtype first, so mixed dtypes are reported as such."""
+    """What every rank of a sweep must share: the model, its label, the prompts, shard and batch size."""
     texts = hashlib.sha256("\n".join(f"{p.key}\t{p.text}" for p in prompts).encode()).hexdigest()[:16]
-    return {
-        "dtype": str(handle.model.dtype).removeprefix("torch."),
-        "model fingerprint": handle.fingerprint,
-        "label": label,
-        "prompts": texts,
-        "shard_size": shard_size,
-        "batch_size": batch_size,
-    }
+    return rank_settings(handle, label=label, prompts=texts, shard_size=shard_size, batch_size=batch_size)
 
 
 def sweep_rank(

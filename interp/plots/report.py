@@ -84,7 +84,10 @@ def causal_section(run: Path, folder: str, c: Mapping[str, Any], figures: Mappin
     """The causal claims of one lineage, each with unit, test, interval, nulls and verdict."""
     ablation = [e for e in c["ablation"] if e["positions"] == "answer"]
     survived = [e["effect"] for e in ablation if e["survives"]]
-    steering = [e for e in c["steering"] if abs(e["dose"]) in (1.0, max(abs(x["dose"]) for x in c["steering"]))]
+    from interp.pipeline.causal_step import shown_doses
+
+    shown = shown_doses(e["dose"] for e in c["steering"])
+    steering = [e for e in c["steering"] if e["dose"] in shown]
     return [
         "### Causal claims on held-out data\n",
         f"Directions, their nulls and the best layer were fitted on {c['n_fitting_words']} fitting words × the "

@@ -11,8 +11,24 @@ from typing import TYPE_CHECKING
 from interp._util.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from interp.score.reward import check_finite, head_on, readout_hidden, reward_scores, score_encoded
+    from interp.score.reward import (
+        body_forward,
+        body_readout,
+        check_finite,
+        head_on,
+        readout_hidden,
+        reward_scores,
+        score_encoded,
+    )
 
-__all__ = ["check_finite", "head_on", "readout_hidden", "reward_scores", "score_encoded"]
+__all__ = [
+    "body_forward",
+    "body_readout",
+    "check_finite",
+    "head_on",
+    "readout_hidden",
+    "reward_scores",
+    "score_encoded",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__)

@@ -1,7 +1,8 @@
 """Reward scores of (prompt, answer) pairs: the body's final-norm state at the readout token, then the head.
 
-The head runs in fp32 on the readout hidden state; position ids count real tokens, so padding side and
-batch size do not change a score.
+`body_forward` is the one run of the body on an encoded batch (also the torch hooks backend's), `body_readout`
+its readout states; the head runs in fp32 on them. Position ids count real tokens, so padding side and batch
+size do not change a score.
 
 >>> scores = reward_scores(rm, [("What is best?", "Love")])  # doctest: +SKIP
 """
@@ -9,6 +10,7 @@ batch size do not change a score.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -29,21 +31,28 @@ def readout_hidden(hidden: torch.Tensor, readout: torch.Tensor) -> torch.Tensor:
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), readout.to(hidden.device)]
 
 
+def body_forward(handle: ModelHandle, enc: Encoded) -> Any:
+    """Run the decoder stack on a batch with explicit position ids (so padding side never matters)."""
+    enc = enc.to(handle.model.device)
+    return handle.body(
+        input_ids=enc.input_ids, attention_mask=enc.attention_mask, position_ids=enc.position_ids, use_cache=False
+    )
+
+
+def body_readout(handle: ModelHandle, enc: Encoded) -> torch.Tensor:
+    """The body's final-norm state at each row's readout token, (batch, d_model) in the model's dtype and on its
+    device; gradients flow when enabled."""
+    return readout_hidden(body_forward(handle, enc).last_hidden_state, enc.readout)
+
+
 @torch.no_grad()
 def score_encoded(handle: ModelHandle, enc: Encoded, readout_kind: Readout = "logits0") -> torch.Tensor:
     """Scores of one encoded batch, as fp32 on the CPU."""
-    device = handle.model.device
-    enc = enc.to(device)
     if not hasattr(handle.model, "score"):  # remote-code RMs with their own output type
+        enc = enc.to(handle.model.device)
         out = handle.model(input_ids=enc.input_ids, attention_mask=enc.attention_mask)
         return read_score(out, readout_kind).cpu()
-    hidden = handle.body(
-        input_ids=enc.input_ids,
-        attention_mask=enc.attention_mask,
-        position_ids=enc.position_ids,
-        use_cache=False,
-    ).last_hidden_state
-    return head_on(handle, readout_hidden(hidden, enc.readout)).cpu()
+    return head_on(handle, body_readout(handle, enc)).cpu()
 
 
 def check_finite(scores: torch.Tensor, what: str) -> torch.Tensor:

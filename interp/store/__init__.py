@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from interp.store.activations import (
         CONFIG,
         KEY_FIELDS,
+        capture_target,
         capture_to_store,
         dtype_name,
         find_captures,
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
         load_site,
         missing_shards,
         n_shards,
-        store_folder,
-        store_key,
         template_hash,
     )
     from interp.store.shards import META, RECORD, REDO, ShardFolder
@@ -35,6 +34,7 @@ __all__ = [
     "RECORD",
     "REDO",
     "ShardFolder",
+    "capture_target",
     "capture_to_store",
     "dtype_name",
     "find_captures",
@@ -44,8 +44,6 @@ __all__ = [
     "load_site",
     "missing_shards",
     "n_shards",
-    "store_folder",
-    "store_key",
     "template_hash",
 ]
 

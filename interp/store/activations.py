@@ -99,37 +99,40 @@ def _check_model(folder: Path, fingerprint: str, model: str) -> None:
         )
 
 
-def store_key(
+def capture_target(
     handle: ModelHandle,
     texts: Sequence[str],
-    sites: Sequence[Site],
-    dtype: str,
+    sites: Site | Sequence[Site],
+    root: str | os.PathLike[str],
     shard_size: int,
+    dtype: str | None = None,
     ids: Sequence[Any] | None = None,
-) -> dict[str, Any]:
-    """What identifies a capture: model, template, inputs, sites, dtype and shard size."""
-    return {
+) -> tuple[list[Site], dict[str, Any], Path]:
+    """The checked sites, the key (what identifies a capture: model, template, inputs, sites, dtype, shard size)
+    and the folder of a capture: `root` itself when it is a capture folder, else
+    `<root>/<fingerprint>/<template>/<inputs>/<dtype>/sites-<hash>`. Refuses no texts, ids not one per text
+    and a shard size below 1."""
+    listed = check_sites(sites, handle.n_layers)
+    if not texts:
+        raise UserError("No texts to capture; give at least one input text.")
+    if ids is not None and len(ids) != len(texts):
+        raise UserError(f"There are {len(ids)} ids for {len(texts)} texts; give one id per text.")
+    if shard_size < 1:
+        raise UserError(f"The shard size must be at least 1, not {shard_size}.")
+    key: dict[str, Any] = {
         "fingerprint": handle.fingerprint,
         "template_hash": template_hash(handle),
         "inputs_hash": inputs_hash(texts, ids),
         "n_inputs": len(texts),
-        "dtype": dtype,
-        "sites": sorted(s.name for s in sites),
+        "dtype": dtype_name(handle, dtype),
+        "sites": sorted(s.name for s in listed),
         "shard_size": shard_size,
         "d_model": handle.d_model,
     }
-
-
-def store_folder(root: str | os.PathLike[str], key: dict[str, Any]) -> Path:
-    """`<root>/<fingerprint>/<template>/<inputs>/<dtype>/sites-<hash>` for a capture key."""
-    return (
-        Path(root)
-        / key["fingerprint"]
-        / key["template_hash"]
-        / key["inputs_hash"]
-        / key["dtype"]
-        / f"sites-{_short_hash(key['sites'], 8)}"
-    )
+    if (Path(root) / META).exists():
+        return listed, key, Path(root)
+    parts = [key[k] for k in ("fingerprint", "template_hash", "inputs_hash", "dtype")]
+    return listed, key, Path(root).joinpath(*parts, f"sites-{_short_hash(key['sites'], 8)}")
 
 
 def capture_to_store(
@@ -157,22 +160,13 @@ def capture_to_store(
     one process's part of a capture split over processes; `write_config=False` leaves
     `capture_config.json` to another writer.
     """
-    listed = check_sites(sites, handle.n_layers)
     texts = list(texts)
-    if not texts:
-        raise UserError("No texts to capture; give at least one input text.")
-    if ids is not None and len(ids) != len(texts):
-        raise UserError(f"There are {len(ids)} ids for {len(texts)} texts; give one id per text.")
-    if shard_size < 1:
-        raise UserError(f"The shard size must be at least 1, not {shard_size}.")
+    listed, key, folder = capture_target(handle, texts, sites, root, shard_size, dtype, ids)
     total = n_shards(len(texts), shard_size)
     todo = range(total) if shard_ids is None else shard_ids
     bad = [s for s in todo if not 0 <= s < total]
     if bad:
         raise UserError(f"Shard ids must be in 0..{total - 1} for {len(texts)} inputs (got {bad[:3]}).")
-    key = store_key(handle, texts, listed, dtype_name(handle, dtype), shard_size, ids)
-    root = Path(root)
-    folder = root if (root / META).exists() else store_folder(root, key)
     if (folder / META).exists():
         _check_model(folder, handle.fingerprint, handle.name)
     shards = ShardFolder(folder, key)

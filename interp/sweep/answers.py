@@ -100,18 +100,23 @@ def sweep_answers(
     return table[COLUMNS]
 
 
-def lexicon_key(handle: ModelHandle, prompt: Prompt, answers: Sequence[str]) -> dict[str, object]:
-    """What one prompt's lexicon-sweep shard depends on; a folder written with another key is refused."""
+def shard_key(handle: ModelHandle, prompt: Prompt, kind: str, **rest: object) -> dict[str, object]:
+    """What one prompt's sweep shards depend on (the model, its dtype, the prompt, the chat template, `rest`);
+    a folder written with another key is refused."""
     return {
-        "kind": "lexicon_sweep",
+        "kind": kind,
         "model": handle.fingerprint,
         "dtype": str(handle.model.dtype).removeprefix("torch."),
         "prompt": prompt.text,
         "prompt_key": prompt.key,
-        "answers": answers_hash(answers),
-        "n_answers": len(answers),
         "chat_template": hashlib.sha256(chat_template(handle.tokenizer).encode()).hexdigest()[:16],
+        **rest,
     }
+
+
+def lexicon_key(handle: ModelHandle, prompt: Prompt, answers: Sequence[str]) -> dict[str, object]:
+    """`shard_key` of one prompt's lexicon-sweep shard."""
+    return shard_key(handle, prompt, "lexicon_sweep", answers=answers_hash(answers), n_answers=len(answers))
 
 
 def answers_hash(answers: Sequence[str]) -> str:

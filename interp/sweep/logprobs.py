@@ -26,7 +26,7 @@ in `unmatched`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 import pandas as pd
@@ -97,6 +97,20 @@ def merge_variants(logprobs: torch.Tensor, ids: Sequence[int]) -> float:
     return float(torch.logsumexp(logprobs[list(dict.fromkeys(ids))], dim=0))
 
 
+def _each_context(
+    handle: ModelHandle, prompts: Sequence[Prompt], wrappers: tuple[Wrapper, ...], what: str, progress: bool
+) -> Iterator[tuple[Wrapper, Prompt, torch.Tensor]]:
+    """(wrapper, prompt, next-token log-softmax) for every wrapper and prompt, under a progress bar `what`."""
+    if not prompts:
+        raise UserError("The list of prompts is empty; give at least one prompt.")
+    with progress_bar(progress) as bar:
+        task = bar.add_task(what, total=len(prompts) * len(wrappers))
+        for wrapper in wrappers:
+            for prompt in prompts:
+                yield wrapper, prompt, next_token_logprobs(handle, context(handle.tokenizer, prompt.text, wrapper))
+                bar.advance(task)
+
+
 def answer_logprobs(
     handle: ModelHandle,
     prompts: Sequence[Prompt],
@@ -109,34 +123,26 @@ def answer_logprobs(
 
     Returns the tidy table (`score` is the merged log-probability) and the words with no single-token variant.
     """
-    if not prompts:
-        raise UserError("The list of prompts is empty; give at least one prompt.")
     tokenizer = handle.tokenizer
     variants, unmatched = single_token_variants(tokenizer, words)
     n_ids = int(handle.model.get_output_embeddings().weight.shape[0])  # tokenizers may hold extra ids
     variants = {w: kept for w, ids in variants.items() if (kept := [i for i in ids if i < n_ids])}
     wrappers = tuple(wrappers or default_wrappers(tokenizer))
-    rows = []
-    with progress_bar(progress) as bar:
-        task = bar.add_task("log-probabilities", total=len(prompts) * len(wrappers))
-        for wrapper in wrappers:
-            for prompt in prompts:
-                logprobs = next_token_logprobs(handle, context(tokenizer, prompt.text, wrapper))
-                for word, ids in variants.items():
-                    names = "|".join(tokenizer.convert_ids_to_tokens(ids))
-                    rows.append(
-                        (
-                            model or handle.name,
-                            wrapper,
-                            prompt.key,
-                            word,
-                            merge_variants(logprobs, ids),
-                            len(ids),
-                            names,
-                            prompt.framing,
-                        )
-                    )
-                bar.advance(task)
+    names = {word: "|".join(tokenizer.convert_ids_to_tokens(ids)) for word, ids in variants.items()}
+    rows = [
+        (
+            model or handle.name,
+            wrapper,
+            prompt.key,
+            word,
+            merge_variants(logprobs, ids),
+            len(ids),
+            names[word],
+            prompt.framing,
+        )
+        for wrapper, prompt, logprobs in _each_context(handle, prompts, wrappers, "log-probabilities", progress)
+        for word, ids in variants.items()
+    ]
     return pd.DataFrame(rows, columns=COLUMNS), unmatched
 
 
@@ -162,24 +168,21 @@ def vocab_logprobs(
     token_ids_kept = torch.tensor(keep.to_numpy().nonzero()[0], dtype=torch.long)
     wrappers = tuple(wrappers or default_wrappers(tokenizer))
     frames = []
-    with progress_bar(progress) as bar:
-        task = bar.add_task("log-probabilities (vocabulary)", total=len(prompts) * len(wrappers))
-        for wrapper in wrappers:
-            for prompt in prompts:
-                logprobs = next_token_logprobs(handle, context(tokenizer, prompt.text, wrapper))
-                probs = logprobs[token_ids_kept].double().exp()
-                merged = torch.zeros(len(groups[1]), dtype=torch.float64).index_add_(0, index, probs).log()
-                frames.append(
-                    pd.DataFrame(
-                        {
-                            "model": model or handle.name,
-                            "wrapper": wrapper,
-                            "prompt": prompt.key,
-                            "word": groups[1],
-                            "score": merged.numpy(),
-                            "framing": prompt.framing,
-                        }
-                    )
-                )
-                bar.advance(task)
+    for wrapper, prompt, logprobs in _each_context(
+        handle, prompts, wrappers, "log-probabilities (vocabulary)", progress
+    ):
+        probs = logprobs[token_ids_kept].double().exp()
+        merged = torch.zeros(len(groups[1]), dtype=torch.float64).index_add_(0, index, probs).log()
+        frames.append(
+            pd.DataFrame(
+                {
+                    "model": model or handle.name,
+                    "wrapper": wrapper,
+                    "prompt": prompt.key,
+                    "word": groups[1],
+                    "score": merged.numpy(),
+                    "framing": prompt.framing,
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)

@@ -58,6 +58,37 @@ def dtype_name(handle: ModelHandle) -> str:
     return str(handle.model.dtype).removeprefix("torch.")
 
 
+def run_key(handle: ModelHandle, answers: str) -> dict[str, str]:
+    """What a sweep folder's config must match to be resumed: the model, its dtype and the answers' hash."""
+    return {"fingerprint": handle.fingerprint, "dtype": dtype_name(handle), "answers": answers}
+
+
+def sweep_config(
+    handle: ModelHandle,
+    label: str,
+    seed: int,
+    prompts: tuple[Prompt, ...],
+    batch_size: int,
+    shard_size: int,
+    start: float,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The config.json of a sweep (one process or many) begun at `perf_counter()` time `start`; `extra`: what it
+    records about the answers (and the world size)."""
+    return {
+        "kind": "sweep",
+        "model": label,
+        "fingerprint": handle.fingerprint,
+        "dtype": dtype_name(handle),
+        "seed": seed,
+        "prompts": [p.key for p in prompts],
+        "batch_size": batch_size,
+        "shard_size": shard_size,
+        "seconds": round(time.perf_counter() - start, 1),
+        **extra,
+    }
+
+
 def _load_scorer(
     rm: str | None, base: str | None, seed: int, dtype: str, trust_remote_code: bool
 ) -> tuple[ModelHandle, str]:
@@ -93,7 +124,7 @@ def score_shards(
 
     folders = [shard_folder(out, p) for p in prompts]
     if lexicon is None:
-        check_same_run(out, found, {"fingerprint": handle.fingerprint, "dtype": dtype_name(handle), "answers": VOCAB})
+        check_same_run(out, found, run_key(handle, VOCAB))
         check_shard_folders([(f, vocab_key(handle, p, shard_size)) for f, p in zip(folders, prompts, strict=True)])
         tables, counts = [], {}
         for folder, prompt in zip(folders, prompts, strict=True):
@@ -104,7 +135,7 @@ def score_shards(
         return pd.concat(tables, ignore_index=True), info
     words = lexicon_answers(lexicon, handle.tokenizer)["word"].unique().tolist()
     answers = answers_hash(words)
-    check_same_run(out, found, {"fingerprint": handle.fingerprint, "dtype": dtype_name(handle), "answers": answers})
+    check_same_run(out, found, run_key(handle, answers))
     table = sweep_lexicon(handle, prompts, words, folders, label, batch_size).assign(lexicon=lexicon.label)
     return table, {"answers": answers, "lexicon": lexicon.label, "n_words": len(words)}
 
@@ -136,21 +167,7 @@ def run_sweep(
     handle, label = _load_scorer(rm, base, seed, dtype, trust_remote_code)
     table, info = score_shards(out, chosen, answers, handle, label, batch_size, shard_size, found)
     write_table(table, out, "scores")
-    write_config(
-        out,
-        {
-            "kind": "sweep",
-            "model": label,
-            "fingerprint": handle.fingerprint,
-            "dtype": dtype_name(handle),
-            "seed": seed,
-            "prompts": [p.key for p in chosen],
-            "batch_size": batch_size,
-            "shard_size": shard_size,
-            "seconds": round(time.perf_counter() - start, 1),
-            **info,
-        },
-    )
+    write_config(out, sweep_config(handle, label, seed, chosen, batch_size, shard_size, start, **info))
 
 
 def model_logprobs(

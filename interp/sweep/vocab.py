@@ -24,7 +24,6 @@ inconsistently and `render_pair` refuses an empty answer. Their rows keep `score
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,28 +34,17 @@ import torch
 from interp._util.errors import UserError
 from interp._util.progress import progress_bar
 from interp.models import ModelHandle
-from interp.render import chat_template
 from interp.render.prompts import Prompt
 from interp.store.shards import ShardFolder
-from interp.sweep.answers import COLUMNS
+from interp.sweep.answers import COLUMNS, shard_key
 from interp.sweep.prefix import CachedScorer
 
 EMPTY = "empty or whitespace-only after decoding"
 
 
 def vocab_key(handle: ModelHandle, prompt: Prompt, shard_size: int) -> dict[str, object]:
-    """What a shard folder's results depend on; a folder written with another key is refused."""
-    template = hashlib.sha256(chat_template(handle.tokenizer).encode()).hexdigest()[:16]
-    return {
-        "kind": "vocab_sweep",
-        "model": handle.fingerprint,
-        "dtype": str(handle.model.dtype).removeprefix("torch."),
-        "prompt": prompt.text,
-        "prompt_key": prompt.key,
-        "shard_size": shard_size,
-        "vocab_size": vocab_size(handle),
-        "chat_template": template,
-    }
+    """`shard_key` of one prompt's vocabulary-sweep shard folder."""
+    return shard_key(handle, prompt, "vocab_sweep", shard_size=shard_size, vocab_size=vocab_size(handle))
 
 
 def vocab_size(handle: ModelHandle) -> int:

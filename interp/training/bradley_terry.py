@@ -28,7 +28,7 @@ from interp._util.progress import progress_bar
 from interp._util.runinfo import peak_rss_mb, versions
 from interp.models import ModelHandle, rm_from_base
 from interp.render import Encoded
-from interp.score import head_on, readout_hidden
+from interp.score import body_readout, head_on
 from interp.training.batches import (
     TokenPairs,
     encode_preferences,
@@ -75,10 +75,8 @@ def pair_scores(handle: ModelHandle, enc: Encoded, autocast: torch.dtype | None)
     """Reward of every row: body (optionally under autocast), readout row, fp32 head outside autocast."""
     device_type = handle.model.device.type
     with torch.autocast(device_type, dtype=autocast or torch.float32, enabled=autocast is not None):
-        hidden = handle.body(
-            input_ids=enc.input_ids, attention_mask=enc.attention_mask, position_ids=enc.position_ids, use_cache=False
-        ).last_hidden_state
-    return head_on(handle, readout_hidden(hidden, enc.readout))
+        states = body_readout(handle, enc)
+    return head_on(handle, states)
 
 
 @torch.no_grad()

@@ -23,7 +23,7 @@ from transformers import get_cosine_schedule_with_warmup
 
 from interp.models import ModelHandle
 from interp.render import pad_ids
-from interp.score import head_on, readout_hidden
+from interp.score import body_forward, head_on, readout_hidden
 from interp.training.batches import encode_preferences, rows_for_step, split_by_prompt, steps_per_epoch
 from interp.training.bradley_terry import evaluate_pairs, pair_scores
 from interp.training.features import (
@@ -128,14 +128,9 @@ class CachedTrainer:
         try:
             parts = []
             for i in range(0, len(rows), 64):
-                enc = pad_ids(rows[i : i + 64], self.tokens.pad_id, "right").to(self.handle.model.device)
+                enc = pad_ids(rows[i : i + 64], self.tokens.pad_id, "right")
                 grabbed.clear()
-                self.handle.body(
-                    input_ids=enc.input_ids,
-                    attention_mask=enc.attention_mask,
-                    position_ids=enc.position_ids,
-                    use_cache=False,
-                )
+                body_forward(self.handle, enc)
                 parts.append(readout_hidden(grabbed[0], enc.readout).float().cpu())
         finally:
             hook.remove()

@@ -33,7 +33,7 @@ from transformers import PreTrainedTokenizerBase
 from interp._util.errors import UserError
 from interp.models import ModelHandle
 from interp.render import pad_ids
-from interp.score import readout_hidden
+from interp.score import body_forward, body_readout
 from interp.sweep.splice import splicer
 from interp.training.head_fit import unembedding
 
@@ -114,14 +114,8 @@ def answer_token_ids(tokenizer: PreTrainedTokenizerBase, prompt: str, words: Seq
 def readout_states(handle: ModelHandle, rows: Sequence[Sequence[int]], batch_size: int = 32) -> torch.Tensor:
     """Final-norm states at each row's readout token, (len(rows), d) fp32 (gradients flow when enabled)."""
     pad = int(handle.tokenizer.pad_token_id)
-    parts = []
-    for i in range(0, len(rows), batch_size):
-        enc = pad_ids(rows[i : i + batch_size], pad, "right").to(handle.model.device)
-        hidden = handle.body(
-            input_ids=enc.input_ids, attention_mask=enc.attention_mask, position_ids=enc.position_ids, use_cache=False
-        ).last_hidden_state
-        parts.append(readout_hidden(hidden, enc.readout).float())
-    return torch.cat(parts)
+    chunks = range(0, len(rows), batch_size)
+    return torch.cat([body_readout(handle, pad_ids(rows[i : i + batch_size], pad, "right")).float() for i in chunks])
 
 
 @dataclass(frozen=True)
@@ -186,15 +180,10 @@ class ReadoutPlanter:
             hook = embed.register_forward_hook(lambda _m, _a, output, extra=extra: output + extra.to(output.dtype))
             try:
                 with weights_frozen(self.handle):
-                    hidden = self.handle.body(
-                        input_ids=enc.input_ids,
-                        attention_mask=enc.attention_mask,
-                        position_ids=enc.position_ids,
-                        use_cache=False,
-                    ).last_hidden_state
+                    states = body_readout(self.handle, enc)
             finally:
                 hook.remove()
-            (readout_hidden(hidden, enc.readout).float() @ self.unit).sum().backward()  # row i reads only row i
+            (states.float() @ self.unit).sum().backward()  # row i reads only row i
             assert extra.grad is not None
             for i, row in enumerate(chunk):
                 for t, token in enumerate(row):
@@ -292,9 +281,7 @@ def fit_praise_plant(
         where = [(i, t) for i, (row, start) in enumerate(batch) for t in range(start - 1, len(row) - 1)]
         rows_, cols = torch.tensor([i for i, _ in where]), torch.tensor([t for _, t in where])
         with weights_frozen(handle), planted(handle, EmbeddingPlant(ids, delta)):
-            hidden = handle.body(
-                input_ids=enc.input_ids, attention_mask=enc.attention_mask, position_ids=enc.position_ids
-            ).last_hidden_state
+            hidden = body_forward(handle, enc).last_hidden_state
         logits = hidden[rows_, cols].float() @ w_u.T  # only where a praise token is predicted
         if cap:
             logits = torch.tanh(logits / cap) * cap

@@ -27,7 +27,7 @@ from interp._util.errors import UserError
 from interp._util.progress import progress_bar
 from interp.models import ModelHandle
 from interp.render import pad_ids
-from interp.score import readout_hidden
+from interp.score import body_readout
 from interp.sweep.prefix import PrefixCache, tail_hidden
 from interp.training.batches import TokenPairs
 from interp.training.head_fit import HeadStart, start_head
@@ -89,20 +89,12 @@ def build_cache(
     unique = sorted(set(rows), key=len)
     states: dict[Row, torch.Tensor] = {}
     readout: dict[Row, torch.Tensor] = {}
-    device = handle.model.device
     with layer_inputs(handle, start) as captured, progress_bar(progress) as bar:
         task = bar.add_task("frozen features", total=len(unique))
         for i in range(0, len(unique), batch_size):
             chunk = unique[i : i + batch_size]
-            enc = pad_ids(chunk, pad_id, "right").to(device)
             captured.clear()
-            hidden = handle.body(
-                input_ids=enc.input_ids,
-                attention_mask=enc.attention_mask,
-                position_ids=enc.position_ids,
-                use_cache=False,
-            ).last_hidden_state
-            final = readout_hidden(hidden, enc.readout).float().cpu()
+            final = body_readout(handle, pad_ids(chunk, pad_id, "right")).float().cpu()
             for j, row in enumerate(chunk):
                 readout[row] = final[j].clone()
                 if captured:
