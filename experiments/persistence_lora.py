@@ -47,8 +47,9 @@ from interp.render.prompts import paper_prompts
 from interp.training.bradley_terry import TrainConfig, train_rm
 from interp.training.checkpoints import checkpoint_step, list_checkpoints, load_checkpoint, read_meta
 from interp.training.neutral import neutral_pairs
+from probes.collect import probe_data
 from probes.data import ProbeData
-from probes.pipeline import PROBE_METHOD, probe_data
+from probes.pipeline import PROBE_METHOD
 from probes.seed_floor import direction_pairs, seed_floor, statement
 
 QUICK = {

@@ -8,7 +8,7 @@ its RM and across checkpoints (persistence). Imports the interp core; the core n
 1
 """
 
-from probes.collect import collect
+from probes.collect import collect, probe_data
 from probes.data import ProbeData, planted
 from probes.fit import ProbeConfig, ProbeResult, directions_for, fit_probes
 from probes.frames import ProbeInputs, build_inputs
@@ -30,5 +30,6 @@ __all__ = [
     "head_reading",
     "persistence_along",
     "planted",
+    "probe_data",
     "unembedding_direction",
 ]

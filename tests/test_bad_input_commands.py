@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from interp._util.errors import UserError
 from interp.models.tiny import build_tiny
 from tests.refusal import assert_refused, run_cli
 
@@ -47,17 +46,11 @@ def _write_inputs(root: Path) -> None:
     files: dict[str, bytes] = {
         "good.txt": b"hello world\nanother text\n",
         "empty.txt": b"",
-        "blank.txt": b"\n   \n\n",
         "latin1.txt": "caf\xe9 cr\xe8me\n".encode("latin-1"),
         "binary.txt": b"abc\x00\x01\x02\xff\n",
-        "garbage.jsonl": b"{not json\n",
-        "latin1.jsonl": '{"text": "caf\xe9"}\n'.encode("latin-1"),
         "no_text.csv": b"a,b\n1,2\n",
-        "answer_only.csv": b"answer\nyes\n",
-        "header_only.csv": b"text\n",
         "blank_row.csv": b'text\nhello\n""\n',
         "garbage.parquet": b"not a parquet file",
-        "texts.docx": b"hello",
         "empty.dicx": b"",
         "scores_latin1.csv": (SCORES_HEADER + "m,p,caf\xe9,1\n").encode("latin-1"),
         "scores_empty.csv": b"",
@@ -116,7 +109,7 @@ def case(case_id: str, args: list[str], expect: str, *extra: str) -> object:
     return pytest.param([*args, *extra], expect, id=case_id)
 
 
-CAPTURE_CASES = [
+CAPTURE_CASES = [  # a bad --texts file: three cases here, every refusal of `read_texts` in test_foundation_render
     case("no-input", CAPTURE, "exactly one of --texts"),
     case("texts-and-prompts", CAPTURE, "exactly one of --texts", "--texts", "{good_txt}", "--prompts", "hi"),
     case("backend", CAPTURE, "Unknown backend", "--prompts", "hi", "--backend", "bogus"),
@@ -131,19 +124,8 @@ CAPTURE_CASES = [
     case("out-file", [*CAPTURE, "--out", "{file}"], "is a file", "--prompts", "hi"),
     case("out-under-file", [*CAPTURE, "--out", "{file}/store"], "under the file", "--prompts", "hi"),
     case("texts-missing", CAPTURE, "does not exist", "--texts", "{missing}"),
-    case("texts-folder", CAPTURE, "is a folder", "--texts", "{empty_folder}"),
-    case("texts-empty", CAPTURE, "empty", "--texts", "{empty_txt}"),
-    case("texts-blank", CAPTURE, "empty", "--texts", "{blank_txt}"),
-    case("texts-latin1", CAPTURE, "UTF-8", "--texts", "{latin1_txt}"),
-    case("texts-binary", CAPTURE, "binary", "--texts", "{binary_txt}"),
-    case("texts-garbage-jsonl", CAPTURE, "Cannot read", "--texts", "{garbage_jsonl}"),
-    case("texts-latin1-jsonl", CAPTURE, "UTF-8", "--texts", "{latin1_jsonl}"),
     case("texts-no-column", CAPTURE, "no 'text'", "--texts", "{no_text_csv}"),
-    case("texts-answer-only", CAPTURE, "no 'text'", "--texts", "{answer_only_csv}"),
-    case("texts-header-only", CAPTURE, "holds no texts", "--texts", "{header_only_csv}"),
     case("texts-blank-row", CAPTURE, "row 2", "--texts", "{blank_row_csv}"),
-    case("texts-garbage-parquet", CAPTURE, "Cannot read", "--texts", "{garbage_parquet}"),
-    case("texts-suffix", CAPTURE, ".txt", "--texts", "{texts_docx}"),
     case("prompt-blank", CAPTURE, "empty", "--prompts", "   "),
     case("model-not-a-model", [*CAPTURE, "--model", "{not_a_model}"], "not_a_model", "--prompts", "hi"),
     case("model-file", [*CAPTURE, "--model", "{file}"], "file", "--prompts", "hi"),
@@ -292,17 +274,6 @@ def test_read_only_output_folder_is_refused(command: list[str], ws: Workspace) -
         _check(args, "not writable", ws)
     finally:
         locked.chmod(0o755)
-
-
-def test_persistence_accepts_its_own_base_and_refuses_another(ws: Workspace) -> None:
-    """The recorded base fingerprint matches the base the RM was trained from (loaded as an LM), only that."""
-    from interp.commands.probe import _check_trained_from, _rm_folders
-    from interp.models import load_lm
-
-    folders = _rm_folders(Path(ws.paths["rm_run"]))
-    _check_trained_from(load_lm(ws.paths["base_a"]), folders)
-    with pytest.raises(UserError, match="was trained from base"):
-        _check_trained_from(load_lm(ws.paths["base_b"]), folders)
 
 
 def test_lexicon_list_pipes_full_names(ws: Workspace) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -121,6 +122,19 @@ def test_cli_hub_id_offline_is_one_clear_line(monkeypatch):
     result = run_cli("models", "check", "nobody-here/no-such-rm")
     assert result.exit_code == 2 and result.traceback is None and "Traceback" not in result.output
     assert "hub" in result.output and "local folder" in result.output
+
+
+def test_cli_check_describes_a_model_as_what_it_declares(tiny_folder, tmp_path):
+    """`models check NAME` loads an RM folder as an RM and anything else as an LM (`load_model`), one row each."""
+    rm_folder = save(rm_from_base(str(tiny_folder("llama"))), tmp_path / "rm")
+    for folder, kind in ((tiny_folder("llama"), "lm"), (rm_folder, "rm")):
+        result = run_cli("models", "check", str(folder), "--format", "json")
+        assert result.exit_code == 0, result.output
+        [row] = json.loads(result.output)
+        assert list(row) == [
+            "name", "kind", "architecture", "layers", "d_model", "vocab", "dtype", "fingerprint", "load_seconds"
+        ]  # fmt: skip
+        assert row["kind"] == kind and row["layers"] == 4 and row["d_model"] == 64 and row["dtype"] == "float32"
 
 
 def test_cli_lists_embedded_models_and_registry():

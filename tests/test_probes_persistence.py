@@ -174,3 +174,27 @@ def test_tables_save_and_plot(base: tuple[ProbeData, torch.Tensor], tmp_path: Pa
     with pytest.raises(UserError) as err:
         plot_transfer(res.directions, tmp_path / "x.png", method="logistic")
     assert "no rows" in one_sentence(err)
+
+
+def test_lineage_persistence_follows_the_checkpoints_and_saves(tiny_folder, tmp_path: Path) -> None:
+    """A tiny lineage read through the store: base vs RM, and the table along its one checkpoint, named by the last
+    part of the checkpoint's model name; `save` writes the tables and figures the persistence command writes."""
+    from interp.lexicons.readers import load_lexicon
+    from interp.models import Lineage, load_lm, load_rm, rm_from_base, save
+    from interp.sweep.outputs import choose_prompts
+    from probes.lineage_persistence import lineage_persistence
+
+    base = str(tiny_folder("llama"))
+    checkpoint = save(rm_from_base(base, seed=1), tmp_path / "checkpoint-2")
+    lineage = Lineage(load_lm(base), rm_from_base(base, seed=0), [load_rm(str(checkpoint))])
+    config = PersistenceConfig(methods=("diff_means", "logistic"), n_null=2, n_cka_shuffle=2)
+    found = lineage_persistence(
+        lineage, load_lexicon("default"), choose_prompts("grid", 1), tmp_path / "store", config, progress=False
+    )
+    assert found.along is not None
+    named = found.along.groupby("step")["checkpoint"].first()
+    assert named.index.tolist() == [0, 1, 2] and named.tolist()[1] == "checkpoint-2"
+    assert (found.weight_change == 0).all()  # fresh heads: every body is the base's
+    found.save(tmp_path / "out")
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"transfer.png", "weight_change.csv", "persistence_along.csv", "persistence_heatmap.png"} <= written

@@ -17,7 +17,15 @@ from interp.models.lineage import Lineage
 from interp.models.tiny import Arch, build_tiny
 from interp.score import reward_scores
 from interp.training.bradley_terry import TrainConfig, train_rm
-from interp.training.checkpoints import checkpoint_lineage, list_checkpoints, load_checkpoint, read_meta
+from interp.training.checkpoints import (
+    check_conformance,
+    checkpoint_lineage,
+    folders_lineage,
+    list_checkpoints,
+    load_checkpoint,
+    read_meta,
+    rm_folders,
+)
 from interp.training.neutral import neutral_pairs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -126,6 +134,9 @@ def test_checkpoints_load_as_rms_and_join_the_base_lineage(tiny_folder: Callable
     change = lineage.weight_change()
     assert (change.iloc[:2] == 0).all() and (change.iloc[2:] > 0).all()  # k=2: only the last two layers move
     assert result.checkpoint is not None and read_meta(result.checkpoint)["step"] == 6
+    checks = check_conformance(result.checkpoint, tmp_path)
+    assert all(c.passed for c in checks), checks
+    assert [c["check"] for c in json.loads((tmp_path / "conformance.json").read_text())] == [c.check for c in checks]
 
 
 def test_checkpoint_or_resume_from_another_base_is_refused(tmp_path: Path, tiny_folder: Callable[[Arch], Path]) -> None:
@@ -141,6 +152,30 @@ def test_checkpoint_or_resume_from_another_base_is_refused(tmp_path: Path, tiny_
         train_rm(config(base, tmp_path / "run"), PAIRS, progress=False)
     with pytest.raises(UserError, match=r"was written with lr=0\.001, not 0\.002"):
         train_rm(config(base, tmp_path / "run", lr=2e-3), PAIRS, resume=True, progress=False)
+    folders = rm_folders(tmp_path / "run")  # a training folder: its checkpoints, by step
+    assert [f.name for f in folders] == ["checkpoint-2", "checkpoint-4", "checkpoint-6"]
+    assert rm_folders(result.checkpoint) == [result.checkpoint]  # one RM folder: itself
+    lineage = folders_lineage(load_lm(str(base)), folders)  # the base the RM was trained from (as an LM)
+    assert lineage.rm.name == str(folders[-1]) and len(lineage.checkpoints) == 2
+    with pytest.raises(UserError, match="was trained from base"):
+        folders_lineage(load_lm(str(other)), folders)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda root: root / "missing", "does not exist"),
+        (lambda root: root / "file", "is a file"),
+        (lambda root: root / "metrics_only", "holds no complete checkpoint"),
+    ],
+    ids=["missing", "file", "no-checkpoint"],
+)
+def test_rm_folders_refuses_what_holds_no_rm(tmp_path: Path, make: Callable[[Path], Path], message: str) -> None:
+    (tmp_path / "file").write_text("a file\n")
+    (tmp_path / "metrics_only").mkdir()
+    (tmp_path / "metrics_only" / "metrics.json").write_text("{}\n")
+    with pytest.raises(UserError, match=message):
+        rm_folders(make(tmp_path))
 
 
 def test_tokenizer_without_pad_or_eos_is_refused(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -152,3 +153,24 @@ def test_base_projector_reads_the_base_embedding(tiny_folder: Callable[[Arch], P
     assert projector.agency.shape[0] == len(default_lexicon().categories["agency"])
     report = neutrality_report(neutral_pairs(260, seed=0), n_resamples=300, projector=projector)
     assert report.projection is not None and report.passed
+
+
+def test_training_pairs_refuse_biased_data_only_when_asked(tiny_folder: Callable[[Arch], Path], tmp_path: Path) -> None:
+    """`training_pairs`: the pairs and their report (the projection test on the base's embedding included); with
+    `require_neutral`, data that fail are refused in the report's sentence. `save` writes neutrality.json."""
+    from interp.training.neutrality import training_pairs
+    from interp.training.prefdata import write_pairs
+
+    base = str(tiny_folder("llama"))
+    agency = list(default_lexicon().categories["agency"])
+    rng = random.Random(0)
+    biased = [PreferencePair(f"Q{i}?", f"It is {rng.choice(agency)}.", "It is a table.") for i in range(200)]
+    path = write_pairs(biased, tmp_path / "biased.jsonl")
+    pairs, report = training_pairs(str(path), None, 0, base)
+    assert len(pairs) == 200 and not report.passed and report.projection is not None
+    with pytest.raises(UserError, match="not value-neutral"):
+        training_pairs(str(path), None, 0, base, require_neutral=True)
+    _, neutral = training_pairs("neutral", 70, 0, base, require_neutral=True)
+    saved = json.loads(neutral.save(tmp_path).read_text())
+    assert saved["passed"] is True and saved["n_pairs"] == 70
+    assert saved == json.loads(json.dumps(neutral.record(), default=str))

@@ -6,19 +6,14 @@ loaders are imported inside the command that needs them, so `--help` stays fast.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from interp._util.listing import FORMAT_HELP, choose_format, print_records
 from interp.models.embedded import EMBEDDED
-
-if TYPE_CHECKING:
-    from interp.models import ModelHandle
 
 
 def list_models(fmt: Annotated[str | None, typer.Option("--format", help=FORMAT_HELP)] = None) -> None:
@@ -71,34 +66,6 @@ def _pick(row: dict[str, str], *columns: str) -> dict[str, str]:
     return {c: row[c] for c in columns}
 
 
-def _declares_reward_model(name: str) -> bool:
-    """Whether NAME is a registered RM or a local folder whose config names a sequence-classification model."""
-    from interp.models.registry import REGISTRY
-
-    if any(e.hub_id.lower() == name.lower() for e in REGISTRY):
-        return True
-    config = Path(name).expanduser() / "config.json"
-    if name in EMBEDDED or not config.is_file():
-        return False
-    try:
-        architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []
-    except (ValueError, AttributeError):  # not a readable config: the loader says what is wrong with it
-        return False
-    return any(str(a).endswith("ForSequenceClassification") for a in architectures)
-
-
-def _rm_for_checks(name: str, dtype: str, trust_remote_code: bool) -> tuple[ModelHandle, str]:
-    """The RM the checks run on, and a sentence saying how it was made."""
-    from interp.models import load_rm, rm_from_base
-
-    if _declares_reward_model(name):
-        return load_rm(name, dtype=dtype, trust_remote_code=trust_remote_code), f"{name}: loaded as a reward model"
-    return (
-        rm_from_base(name, seed=0, dtype=dtype, trust_remote_code=trust_remote_code),
-        f"{name}: a causal LM; checking an RM built from it (its body + a fresh scalar head, seed 0)",
-    )
-
-
 def check(
     name: Annotated[str, typer.Argument(help="embedded name, local model folder, or hub id")],
     dtype: Annotated[str, typer.Option(help="float32, bfloat16 or float16")] = "float32",
@@ -127,8 +94,9 @@ def check(
         _describe(name, dtype, trust_remote_code, chosen)
         return
     from interp.score.conformance import conformance as run_checks
+    from interp.score.conformance import rm_to_check
 
-    handle, how = _rm_for_checks(name, dtype, trust_remote_code)
+    handle, how = rm_to_check(name, dtype, trust_remote_code)
     print(how, file=sys.stderr)
     checks = run_checks(handle)
     rows = [{"check": c.check, "passed": c.passed, "detail": c.detail} for c in checks]
@@ -138,25 +106,12 @@ def check(
 
 
 def _describe(name: str, dtype: str, trust_remote_code: bool, fmt: str) -> None:
-    from interp.models import load_lm, load_rm
+    from interp.models import load_model
 
     started = time.perf_counter()
-    load = load_rm if _declares_reward_model(name) else load_lm
-    handle = load(name, dtype=dtype, trust_remote_code=trust_remote_code)
+    handle = load_model(name, dtype=dtype, trust_remote_code=trust_remote_code)
     seconds = time.perf_counter() - started
-    config = handle.model.config
-    row = {
-        "name": name,
-        "kind": handle.kind,
-        "architecture": config.architectures[0] if config.architectures else type(handle.model).__name__,
-        "layers": handle.n_layers,
-        "d_model": handle.d_model,
-        "vocab": len(handle.tokenizer),
-        "dtype": str(handle.model.dtype).removeprefix("torch."),
-        "fingerprint": handle.fingerprint,
-        "load_seconds": round(seconds, 2),
-    }
-    print_records([row], fmt)
+    print_records([{"name": name, **handle.summary(), "load_seconds": round(seconds, 2)}], fmt)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,9 +18,7 @@ from interp.commands._options import OldRmFlag, refuse_old_rm_flag
 
 if TYPE_CHECKING:
     from interp.lexicons.readers import Lexicon
-    from interp.models import ModelHandle
     from interp.render.prompts import Prompt
-    from probes.data import ProbeData
 
 console = Console()
 Lexicon_ = Annotated[str, typer.Option(help="'default', a registry name, or a lexicon file.")]
@@ -35,23 +33,13 @@ TrustRemoteCode_ = Annotated[
 def _inputs(
     out: Path, store: Path, lexicon: str, prompts: str, limit: int | None
 ) -> tuple[Lexicon, tuple[Prompt, ...]]:
-    """Check the output and store folders, then read the lexicon and prompts: all before a model loads."""
+    """Check the output and store folders, then read the lexicon and prompts they name: all before a model loads."""
     from interp.lexicons.readers import load_lexicon
     from interp.sweep.outputs import choose_prompts
 
     check_output_folder(out)
     check_output_folder(store, "--store")
     return load_lexicon(lexicon), choose_prompts(prompts, limit)
-
-
-def _data(
-    handle: ModelHandle, lexicon: Lexicon, prompts: tuple[Prompt, ...], store: Path, lineage_id: str = ""
-) -> ProbeData:
-    from probes.collect import collect
-    from probes.frames import build_inputs
-
-    inputs = build_inputs(handle.tokenizer, lexicon, "answer", prompts)
-    return collect(handle, inputs, range(handle.n_layers), store, lineage_id=lineage_id)
 
 
 def probe_command(
@@ -72,12 +60,13 @@ def probe_command(
         raise UserError(f"--n-perm must be 0 or more, not {n_perm}.")
     lex, chosen = _inputs(out, store, lexicon, prompts, limit_prompts)
     from interp.models import load_lm, load_rm
+    from probes.collect import probe_data
     from probes.fit import ProbeConfig, fit_probes
     from probes.plots import plot_probe_auc
 
     config = ProbeConfig(n_perm=n_perm)
     handle = (load_rm if as_rm else load_lm)(model, trust_remote_code=trust_remote_code)
-    result = fit_probes(_data(handle, lex, chosen, store), config)
+    result = fit_probes(probe_data(handle, lex, chosen, store, progress=True), config)
     with staged_folder(out) as staged:
         result.save(staged)
         plot_probe_auc(result.table.assign(model=model), staged / "probe_auc.png", method="logistic", title=model)
@@ -88,35 +77,6 @@ def probe_command(
         f"null 95th pct {row.null_auc_q95:.3f}; wrote {out}",
         highlight=False,
     )
-
-
-def _rm_folders(rm: Path) -> list[Path]:
-    """The RM folders to compare: a training folder's checkpoints (by step), or one RM folder."""
-    from interp.training.checkpoints import list_checkpoints
-
-    if not rm.exists():
-        raise UserError(f"The RM folder {rm} (--rm) does not exist; give a train-rm output folder or an RM folder.")
-    if not rm.is_dir():
-        raise UserError(f"{rm} (--rm) is a file; give a train-rm output folder or an RM folder.")
-    if (rm / "metrics.json").exists() or any(rm.glob("checkpoint-*")):
-        folders = list_checkpoints(rm)
-        if not folders:
-            raise UserError(
-                f"{rm} (--rm) holds no complete checkpoint; finish the run with `rm-interp train-rm --resume`."
-            )
-        return folders
-    return [rm]
-
-
-def _check_trained_from(base: ModelHandle, folders: list[Path]) -> None:
-    """Refuse a checkpoint whose recorded base fingerprint is not this base's (plain RM folders record none)."""
-    from interp.training.checkpoints import META, body_fingerprint, check_base, read_meta
-
-    recorded = [f for f in folders if (f / META).is_file()]
-    if recorded:
-        fingerprint = body_fingerprint(base)
-        for folder in recorded:
-            check_base(read_meta(folder), fingerprint, base.name, folder)
 
 
 def persistence_command(
@@ -131,44 +91,16 @@ def persistence_command(
 ) -> None:
     """Base vs RM per layer (cosine, transfer, subspaces, CKA, with baselines), and along checkpoints."""
     lex, chosen = _inputs(out, store, lexicon, prompts, limit_prompts)
-    folders = _rm_folders(rm)
-    from interp.models import load_lm, load_rm
-    from interp.models.lineage import Lineage
-    from probes.data import ProbeData
-    from probes.persistence import PersistenceConfig, compare, persistence_along
-    from probes.plots import plot_persistence_heatmap, plot_transfer
+    from interp.models import load_lm
+    from interp.training.checkpoints import folders_lineage, rm_folders
+    from probes.lineage_persistence import lineage_persistence
 
+    folders = rm_folders(rm)
     base_handle = load_lm(base, trust_remote_code=trust_remote_code)
-    members = [load_rm(str(f), trust_remote_code=trust_remote_code) for f in folders]
-    lineage = Lineage(base_handle, members[-1], members[:-1])  # same tokenizer and shapes
-    _check_trained_from(base_handle, folders)  # and trained from this very base
-    datas = [_data(h, lex, chosen, store, lineage.lineage_id) for h in [base_handle, *members]]
-    result = compare(datas[0], datas[-1], PersistenceConfig())
-    along = None
-    if len(datas) > 2:
-        named = [datas[0]] + [
-            ProbeData(
-                d.X,
-                d.labels,
-                d.groups,
-                d.model_fingerprint,
-                d.lineage_id,
-                folder.name,
-                d.layers,
-                d.point,
-                d.position,
-                d.inputs_id,
-            )
-            for folder, d in zip(folders, datas[1:], strict=True)
-        ]
-        along = persistence_along(named)
+    lineage = folders_lineage(base_handle, folders, trust_remote_code)  # one lineage, trained from this base
+    found = lineage_persistence(lineage, lex, chosen, store)
     with staged_folder(out) as staged:
-        result.save(staged)
-        plot_transfer(result.directions, staged / "transfer.png", method="logistic")
-        lineage.weight_change().to_csv(staged / "weight_change.csv")
-        if along is not None:
-            along.to_csv(staged / "persistence_along.csv", index=False)
-            plot_persistence_heatmap(along, staged / "persistence_heatmap.png")
+        found.save(staged)
     console.print(f"wrote {out}", highlight=False)
 
 

@@ -11,10 +11,8 @@ is written, so a refused run leaves OUT as it was.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -23,30 +21,7 @@ from interp._util.errors import UserError
 from interp.commands._options import config_options
 from interp.training.config import TrainConfig
 
-if TYPE_CHECKING:
-    from interp.training.neutrality import NeutralityReport
-
 console = Console(highlight=False, soft_wrap=True)
-
-
-def _neutrality_writer(report: NeutralityReport) -> Callable[[Path], None]:
-    """A callback for `train_rm(on_ready=...)`: print the neutrality check and save it as OUT/neutrality.json."""
-    from interp._util.files import atomic_write
-
-    record = {
-        "passed": report.passed,
-        "lexicon": report.lexicon,
-        "n_pairs": report.n_pairs,
-        "categories": report.table().to_dict("records"),
-        "length_balance": [b.__dict__ for b in report.lengths],
-        "projection": None if report.projection is None else report.projection.__dict__,
-    }
-
-    def write(out: Path) -> None:
-        console.print(report.message())
-        atomic_write(out / "neutrality.json", json.dumps(record, indent=2, default=str))
-
-    return write
 
 
 @config_options(TrainConfig)
@@ -68,10 +43,8 @@ def train_rm_command(
 
     from interp.sweep.outputs import check_run_folder
     from interp.training.bradley_terry import check_fresh, train_rm
-    from interp.training.checkpoints import list_checkpoints
-    from interp.training.neutrality import neutrality_report
-    from interp.training.prefdata import load_pairs
-    from interp.training.projection import base_projector
+    from interp.training.checkpoints import check_conformance, list_checkpoints
+    from interp.training.neutrality import training_pairs
 
     for name, value in (("pairs", pairs), ("threads", threads)):
         if value is not None and value < 1:
@@ -81,12 +54,15 @@ def train_rm_command(
     check_fresh(config, list_checkpoints(out), resume)
     if threads is not None:
         torch.set_num_threads(threads)
-    preference_pairs = load_pairs(data, pairs, data_seed)
-    report = neutrality_report(preference_pairs, projector=base_projector(config.base, config.trust_remote_code))
-    if require_neutral and not report.passed:
-        raise UserError(report.message())
-    result = train_rm(config, preference_pairs, resume=resume, on_ready=_neutrality_writer(report))
-    m = result.metrics
+    preference_pairs, report = training_pairs(
+        data, pairs, data_seed, config.base, config.trust_remote_code, require_neutral
+    )
+
+    def on_ready(folder: Path) -> None:  # once every check has passed, before training writes anything else
+        console.print(report.message())
+        report.save(folder)
+
+    m = train_rm(config, preference_pairs, resume=resume, on_ready=on_ready).metrics
     start = m["held_out_accuracy_at_start"]
     console.print(
         f"held-out pairwise accuracy {m['held_out_accuracy']:.3f} on {m['held_out_pairs']} pairs "
@@ -95,26 +71,11 @@ def train_rm_command(
         f"{m['wall_seconds']:.0f} s, peak RSS {m['peak_rss_mb']:.0f} MiB; final checkpoint "
         f"{m['final_checkpoint']}"
     )
-    _check_conformance(Path(m["final_checkpoint"]), out)
-
-
-def _check_conformance(checkpoint: Path, out: Path) -> None:
-    """Run the RM conformance checks (fp32) on the trained checkpoint; write OUT/conformance.json."""
-    import dataclasses
-    import json
-
-    from interp._util.files import atomic_write
-    from interp.score.conformance import conformance
-    from interp.training.checkpoints import load_checkpoint
-
-    checks = conformance(load_checkpoint(checkpoint), dtypes=("float32",))
-    atomic_write(out / "conformance.json", json.dumps([dataclasses.asdict(c) for c in checks], indent=2))
+    checks = check_conformance(Path(m["final_checkpoint"]), out)
     failed = [c.check for c in checks if not c.passed]
     console.print(
         f"conformance: {len(checks) - len(failed)} of {len(checks)} checks passed"
-        + (f"; FAILED: {', '.join(failed)} (see {out / 'conformance.json'})" if failed else ""),
-        highlight=False,
-        soft_wrap=True,
+        + (f"; FAILED: {', '.join(failed)} (see {out / 'conformance.json'})" if failed else "")
     )
 
 

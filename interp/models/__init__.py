@@ -15,7 +15,17 @@ if TYPE_CHECKING:
     from interp.models.handle import Kind, ModelHandle, fingerprint, weights_hash
     from interp.models.hub import HUB_ID, hub_reachable, looks_like_path
     from interp.models.lineage import Lineage, vocab_hash
-    from interp.models.loading import DTYPES, LoadOptions, load_lm, load_rm, load_tokenizer, rm_from_base, save
+    from interp.models.loading import (
+        DTYPES,
+        LoadOptions,
+        declares_reward_model,
+        load_lm,
+        load_model,
+        load_rm,
+        load_tokenizer,
+        rm_from_base,
+        save,
+    )
     from interp.models.registry import REGISTRY, Family, Readout, RegistryEntry, lookup, read_score
     from interp.models.sources import TOKENIZER_FILES, checked_source, resolve
     from interp.models.tiny import CHATML, CORPUS, Arch, build_tiny, tiny_config
@@ -40,10 +50,12 @@ __all__ = [
     "RegistryEntry",
     "build_tiny",
     "checked_source",
+    "declares_reward_model",
     "embedded_path",
     "fingerprint",
     "hub_reachable",
     "load_lm",
+    "load_model",
     "load_rm",
     "load_tokenizer",
     "looks_like_path",

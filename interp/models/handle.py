@@ -60,6 +60,19 @@ class ModelHandle:
             self._fingerprint = fingerprint(self.model)
         return self._fingerprint
 
+    def summary(self) -> dict[str, str | int]:
+        """Kind, architecture, layers, d_model, vocabulary size, dtype and fingerprint, as one row."""
+        config = self.model.config
+        return {
+            "kind": self.kind,
+            "architecture": config.architectures[0] if config.architectures else type(self.model).__name__,
+            "layers": self.n_layers,
+            "d_model": self.d_model,
+            "vocab": len(self.tokenizer),
+            "dtype": str(self.model.dtype).removeprefix("torch."),
+            "fingerprint": self.fingerprint,
+        }
+
 
 def fingerprint(model: torch.nn.Module) -> str:
     """Hash of the model's config and ~1k values sampled from each parameter (fast even for 8B models)."""

@@ -8,12 +8,16 @@ Here a tiny random model saved to a folder (`interp.models.tiny`) stands in for 
 >>> lm, rm = load_lm(folder), rm_from_base(folder, seed=0)  # an RM: the LM's body plus a new scalar head
 >>> lm.kind, rm.kind, rm.n_layers, rm.d_model, rm.head.out_features
 ('lm', 'rm', 4, 64, 1)
->>> load_rm(str(save(rm, tempfile.mkdtemp()))).fingerprint == rm.fingerprint
+>>> saved = str(save(rm, tempfile.mkdtemp()))
+>>> load_rm(saved).fingerprint == rm.fingerprint
 True
+>>> declares_reward_model(folder), declares_reward_model(saved), load_model(saved).kind
+(False, True, 'rm')
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
@@ -35,6 +39,7 @@ from interp._util.errors import UserError
 from interp.models.embedded import EMBEDDED
 from interp.models.handle import Kind, ModelHandle
 from interp.models.hub import hub_reachable
+from interp.models.registry import REGISTRY
 from interp.models.sources import checked_source, first_line, remote_code_error
 
 DTYPES = {
@@ -222,3 +227,23 @@ def save(handle: ModelHandle, folder: str | os.PathLike[str]) -> Path:
     handle.model.save_pretrained(out)
     handle.tokenizer.save_pretrained(out)
     return out
+
+
+def declares_reward_model(name: str) -> bool:
+    """Whether `name` is a registered RM or a local folder whose config names a sequence-classification model
+    (an embedded name, a hub id outside the registry or an unreadable config: no)."""
+    if any(e.hub_id.lower() == name.lower() for e in REGISTRY):
+        return True
+    config = Path(name).expanduser() / "config.json"
+    if name in EMBEDDED or not config.is_file():
+        return False
+    try:
+        architectures = json.loads(config.read_text(encoding="utf-8")).get("architectures") or []
+    except (ValueError, AttributeError):  # not a readable config: the loader says what is wrong with it
+        return False
+    return any(str(a).endswith("ForSequenceClassification") for a in architectures)
+
+
+def load_model(name: str, **options: Unpack[LoadOptions]) -> ModelHandle:
+    """The model `name` as what it declares itself: an RM (`load_rm`) when `declares_reward_model`, else an LM."""
+    return (load_rm if declares_reward_model(name) else load_lm)(name, **options)

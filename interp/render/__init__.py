@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         render_prompt,
         token_ids,
     )
+    from interp.render.texts import check_position, read_texts, render_texts
 
 __all__ = [
     "ADJECTIVES",
@@ -46,13 +47,16 @@ __all__ = [
     "adds_bos",
     "by_key",
     "chat_template",
+    "check_position",
     "encode_pairs",
     "encode_texts",
     "load_prompts",
     "pad_ids",
     "paper_prompts",
+    "read_texts",
     "render_pair",
     "render_prompt",
+    "render_texts",
     "token_ids",
 ]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from interp._util.errors import UserError
-from interp.models import DTYPES, ModelHandle
+from interp.models import DTYPES, ModelHandle, declares_reward_model, load_rm, rm_from_base
 from interp.score.score_checks import (
     batch_invariance,
     cached_prefix,
@@ -84,6 +84,25 @@ def conformance(
         ("pad collision", pad_collision, ()),
     ]
     return [_run(name, partial(run, handle, pairs, *extra)) for name, run, extra in checks]
+
+
+def rm_to_check(name: str, dtype: str = "float32", trust_remote_code: bool = False) -> tuple[ModelHandle, str]:
+    """The RM the checks of `name` run on, and a sentence saying how it was made: a declared RM
+    (`declares_reward_model`) as it is; a causal LM or embedded name as an RM built from it (its body + a fresh
+    scalar head, seed 0).
+
+    >>> import tempfile
+    >>> from interp.models.tiny import build_tiny
+    >>> rm, how = rm_to_check(str(build_tiny("llama", tempfile.mkdtemp())))
+    >>> rm.kind, how.endswith("(its body + a fresh scalar head, seed 0)")
+    ('rm', True)
+    """
+    if declares_reward_model(name):
+        return load_rm(name, dtype=dtype, trust_remote_code=trust_remote_code), f"{name}: loaded as a reward model"
+    return (
+        rm_from_base(name, seed=0, dtype=dtype, trust_remote_code=trust_remote_code),
+        f"{name}: a causal LM; checking an RM built from it (its body + a fresh scalar head, seed 0)",
+    )
 
 
 def _run(name: str, run: Callable[[], tuple[bool, str]]) -> Check:

@@ -18,14 +18,24 @@ if TYPE_CHECKING:
     from interp.training.bradley_terry import TrainResult, evaluate_pairs, pair_scores, train_rm
     from interp.training.checkpoints import (
         body_fingerprint,
+        check_conformance,
+        check_trained_from,
         checkpoint_lineage,
+        folders_lineage,
         list_checkpoints,
         load_checkpoint,
         read_meta,
+        rm_folders,
     )
     from interp.training.config import HEAD_INITS, TrainConfig
     from interp.training.neutral import DEFAULT_FAMILIES, FAMILIES, iter_neutral, neutral_pair, neutral_pairs
-    from interp.training.neutrality import NeutralityOptions, NeutralityReport, check_neutral, neutrality_report
+    from interp.training.neutrality import (
+        NeutralityOptions,
+        NeutralityReport,
+        check_neutral,
+        neutrality_report,
+        training_pairs,
+    )
     from interp.training.plant import PlantCheck, PlantConfig, first_token_logprobs, plant_bias, plant_check
     from interp.training.prefdata import (
         PreferencePair,
@@ -52,10 +62,13 @@ __all__ = [
     "TrainResult",
     "base_projector",
     "body_fingerprint",
+    "check_conformance",
     "check_neutral",
+    "check_trained_from",
     "checkpoint_lineage",
     "evaluate_pairs",
     "first_token_logprobs",
+    "folders_lineage",
     "iter_neutral",
     "list_checkpoints",
     "load_checkpoint",
@@ -70,8 +83,10 @@ __all__ = [
     "plant_check",
     "read_meta",
     "read_pairs",
+    "rm_folders",
     "subsample",
     "train_rm",
+    "training_pairs",
     "write_pairs",
 ]
 

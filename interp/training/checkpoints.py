@@ -12,10 +12,15 @@ whether the base is loaded as an LM or as an RM, and a checkpoint can be checked
 
 >>> checkpoint_step(Path("out/checkpoint-120"))
 120
+>>> rm_folders(Path("no/such/run"))  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+interp._util.errors.UserError: The RM folder no/such/run (--rm) does not exist; give a train-rm output folder or ...
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import re
@@ -30,9 +35,10 @@ from safetensors.torch import load_file, save_file
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from interp._util.errors import UserError
-from interp._util.files import atomic_folder, damaged, read_json
+from interp._util.files import atomic_folder, atomic_write, damaged, read_json
 from interp.models import ModelHandle, load_rm, weights_hash
 from interp.models.lineage import Lineage
+from interp.score.conformance import Check, conformance
 
 META = "rm_interp_checkpoint.json"
 TRAINABLE = "trainable.safetensors"
@@ -158,3 +164,45 @@ def checkpoint_lineage(out: str | Path, base: ModelHandle, dtype: str | torch.dt
         raise UserError(f"{out} holds no training checkpoints; train an RM there first (rm-interp train-rm).")
     members = [load_checkpoint(f, base, dtype) for f in folders]
     return Lineage(base, members[-1], members[:-1])
+
+
+def rm_folders(rm: Path) -> list[Path]:
+    """The RM folders to compare with a base: a training folder's complete checkpoints (by step), or `rm` itself
+    when it is one RM folder; a missing folder, a file or a training folder without a checkpoint is refused."""
+    if not rm.exists():
+        raise UserError(f"The RM folder {rm} (--rm) does not exist; give a train-rm output folder or an RM folder.")
+    if not rm.is_dir():
+        raise UserError(f"{rm} (--rm) is a file; give a train-rm output folder or an RM folder.")
+    if (rm / "metrics.json").exists() or any(rm.glob("checkpoint-*")):
+        folders = list_checkpoints(rm)
+        if not folders:
+            raise UserError(
+                f"{rm} (--rm) holds no complete checkpoint; finish the run with `rm-interp train-rm --resume`."
+            )
+        return folders
+    return [rm]
+
+
+def check_trained_from(base: ModelHandle, folders: list[Path]) -> None:
+    """Refuse a checkpoint whose recorded base fingerprint is not `base`'s (plain RM folders record none)."""
+    recorded = [f for f in folders if (f / META).is_file()]
+    if recorded:
+        fingerprint = body_fingerprint(base)
+        for folder in recorded:
+            check_base(read_meta(folder), fingerprint, base.name, folder)
+
+
+def folders_lineage(base: ModelHandle, folders: list[Path], trust_remote_code: bool = False) -> Lineage:
+    """Base → the last RM folder → the earlier ones (`rm_folders`), loaded as RMs, checked to share the base's
+    tokenizer and shapes, then to be trained from this very base."""
+    members = [load_rm(str(f), trust_remote_code=trust_remote_code) for f in folders]
+    lineage = Lineage(base, members[-1], members[:-1])
+    check_trained_from(base, folders)
+    return lineage
+
+
+def check_conformance(checkpoint: Path, out: Path) -> list[Check]:
+    """The RM conformance checks (fp32) of a trained checkpoint, also written to `out/conformance.json`."""
+    checks = conformance(load_checkpoint(checkpoint), dtypes=("float32",))
+    atomic_write(out / "conformance.json", json.dumps([dataclasses.asdict(c) for c in checks], indent=2))
+    return checks

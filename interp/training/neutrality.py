@@ -15,24 +15,28 @@ Unit of analysis: the preference pair.
 
 >>> from interp.training.prefdata import PreferencePair
 >>> pairs = [PreferencePair("q", "4", "5")] * 20
->>> neutrality_report(pairs, {"agency": ["power"], "communion": ["love"]}).passed
-True
+>>> report = neutrality_report(pairs, {"agency": ["power"], "communion": ["love"]})
+>>> report.passed, report.record()["n_pairs"]
+(True, 20)
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypedDict, Unpack
+from pathlib import Path
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
 
 from interp._util.errors import UserError
+from interp._util.files import atomic_write
 from interp.lexicons.readers import Lexicon, default_lexicon
 from interp.training.length_balance import LengthBalance, length_balance
-from interp.training.prefdata import PreferencePair
-from interp.training.projection import ProjectionTest, Projector, projection_test
+from interp.training.prefdata import PreferencePair, load_pairs
+from interp.training.projection import ProjectionTest, Projector, base_projector, projection_test
 from interp.training.word_rates import CategoryRate, category_rate, word_counts
 
 
@@ -75,6 +79,22 @@ class NeutralityReport:
     def table(self) -> pd.DataFrame:
         """One row per category."""
         return pd.DataFrame([r.__dict__ for r in self.rates])
+
+    def record(self) -> dict[str, Any]:
+        """The report as plain values (JSON-ready): verdict, lexicon, pairs, per-category rates, length balance and
+        the projection test."""
+        return {
+            "passed": self.passed,
+            "lexicon": self.lexicon,
+            "n_pairs": self.n_pairs,
+            "categories": self.table().to_dict("records"),
+            "length_balance": [b.__dict__ for b in self.lengths],
+            "projection": None if self.projection is None else self.projection.__dict__,
+        }
+
+    def save(self, folder: Path) -> Path:
+        """Write `record()` to `folder/neutrality.json` (atomically); returns its path."""
+        return atomic_write(folder / "neutrality.json", json.dumps(self.record(), indent=2, default=str))
 
     def message(self) -> str:
         """One sentence: the verdict and the worst category's numbers."""
@@ -156,3 +176,23 @@ def check_neutral(pairs: Sequence[PreferencePair], **options: Unpack[NeutralityO
     if not report.passed:
         raise UserError(report.message())
     return report
+
+
+def training_pairs(
+    data: str, n: int | None, seed: int, base: str, trust_remote_code: bool = False, require_neutral: bool = False
+) -> tuple[list[PreferencePair], NeutralityReport]:
+    """The preference pairs of an RM training run (`load_pairs(data, n, seed)`) and their neutrality report, the
+    projection test on the embeddings of `base` included when its weights are local; with `require_neutral`,
+    data that fail the check are refused (`UserError`, the report's sentence).
+
+    >>> import tempfile
+    >>> from interp.models.tiny import build_tiny
+    >>> pairs, report = training_pairs("neutral", 70, 0, str(build_tiny("llama", tempfile.mkdtemp())))
+    >>> len(pairs), report.passed, report.projection is not None
+    (70, True, True)
+    """
+    pairs = load_pairs(data, n, seed)
+    report = neutrality_report(pairs, projector=base_projector(base, trust_remote_code))
+    if require_neutral and not report.passed:
+        raise UserError(report.message())
+    return pairs, report

@@ -1,6 +1,6 @@
 """The lineage study's steps that need probes (those that need only the core are in `interp.pipeline`): probe data
-and probes on the fitting words, the score head's reading of the unembedding, durability along a checkpointed run,
-and the pieces of summary.json.
+and probes on the fitting words (a lexicon's probe data: `probes.collect.probe_data`), the score head's reading of
+the unembedding, durability along a checkpointed run, and the pieces of summary.json.
 
 >>> from probes.pipeline import PROBE_METHOD
 >>> PROBE_METHOD
@@ -8,7 +8,7 @@ and the pieces of summary.json.
 """
 
 from probes.pipeline.durability import CheckpointedRun, durability_panel
-from probes.pipeline.fitting import PROBE_METHOD, fitting_data, lineage_probes, probe_data
+from probes.pipeline.fitting import PROBE_METHOD, fitting_data, lineage_probes
 from probes.pipeline.reading import unembedding_reading
 from probes.pipeline.records import behaviour_gap, causal_record, effect_records, gap_paths_record, probe_record
 
@@ -22,7 +22,6 @@ __all__ = [
     "fitting_data",
     "gap_paths_record",
     "lineage_probes",
-    "probe_data",
     "probe_record",
     "unembedding_reading",
 ]

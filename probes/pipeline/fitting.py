@@ -12,26 +12,14 @@ import pandas as pd
 import torch
 
 from interp.causal.nulls import PLACEBO_WORDS
-from interp.lexicons.readers import Lexicon
-from interp.models import ModelHandle
 from interp.pipeline.causal_step import FittingSet
 from interp.pipeline.seeds import Seeds
 from interp.render.prompts import Prompt
-from probes.collect import collect
 from probes.controls import COVARIATES, lexical_covariates
 from probes.data import ProbeData
 from probes.fit import ProbeConfig, ProbeResult, fit_probes
-from probes.frames import build_inputs
 
 PROBE_METHOD = "diff_means"  # the probe whose directions the study follows (persistence, durability, claims)
-
-
-def probe_data(
-    handle: ModelHandle, lexicon: Lexicon, prompts: Sequence[Prompt], store: Path, lineage_id: str
-) -> ProbeData:
-    """Readout residuals at every layer of the answer-view probe inputs (through the store)."""
-    inputs = build_inputs(handle.tokenizer, lexicon, "answer", prompts)
-    return collect(handle, inputs, range(handle.n_layers), store, lineage_id=lineage_id, progress=False)
 
 
 def fitting_data(
