@@ -44,6 +44,19 @@ def test_add_rejects_hash_mismatch(tmp_path: Path) -> None:
     assert not (tmp_path / "cache" / "toy.csv").exists()
 
 
+@pytest.mark.parametrize(("make", "message"), [(None, "does not exist"), ("folder", "is a folder without toy.csv")])
+def test_add_refuses_a_missing_copy_or_a_folder_without_it_before_the_cache_exists(
+    tmp_path: Path, make: str | None, message: str
+) -> None:
+    src = tmp_path / "copy"
+    if make == "folder":
+        src.mkdir()
+        (src / "other.csv").write_bytes(CONTENT)
+    with pytest.raises(UserError, match=message) as err:
+        add("toy", src, registry=_table("https://example.invalid/toy.csv"), cache=tmp_path / "cache")
+    assert "\n" not in str(err.value) and not (tmp_path / "cache").exists()
+
+
 def test_fetch_from_file_url_verifies(tmp_path: Path) -> None:
     src = tmp_path / "served.csv"
     src.write_bytes(CONTENT)

@@ -10,16 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
-import numpy as np
 import torch
 from concept_erasure import LeaceEraser
 
 from interp._util.errors import UserError
 from interp.causal.hooks import edit_sites
+from interp.causal.nulls import Labels
 from interp.hooks.site import Site
 from interp.models import ModelHandle
-
-Labels = Sequence[int] | np.ndarray | torch.Tensor
 
 
 def concept_matrix(labels: Labels, n: int) -> torch.Tensor:

@@ -22,13 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 
 from interp._util.errors import UserError
 from interp.causal.directions import random_directions
+
+Labels = Sequence[int] | np.ndarray | torch.Tensor  # 0/1 (or class) labels, one per row
+Activations = torch.Tensor | np.ndarray | Sequence[Sequence[float]]  # (n_examples, d)
+Groups = Sequence[str] | np.ndarray | None  # a group (e.g. word) per row
 
 KINDS = ("shuffled_label", "covariance_matched", "isotropic", "placebo")
 
@@ -66,11 +69,11 @@ class NullDirections:
 
 
 def shuffled_label_directions(
-    activations: Any,
-    labels: Any,
+    activations: Activations,
+    labels: Labels,
     n: int = 20,
     seed: int = 0,
-    groups: Any = None,
+    groups: Groups = None,
     norm: float | None = None,
 ) -> NullDirections:
     """Difference-of-means directions (class 1 − class 0) of `activations` (n_examples, d) under `n`
@@ -90,7 +93,9 @@ def shuffled_label_directions(
     return NullDirections("shuffled_label", _scaled(diff, norm))
 
 
-def permuted_labels(labels: Any, n: int, seed: int = 0, groups: Any = None, n_rows: int | None = None) -> np.ndarray:
+def permuted_labels(
+    labels: Labels, n: int, seed: int = 0, groups: Groups = None, n_rows: int | None = None
+) -> np.ndarray:
     """(n_examples, n) 0/1 labels, each column a permutation of `labels` (across groups when given).
 
     >>> permuted_labels([0, 0, 1, 1, 1, 1], 2, groups=["a", "a", "b", "b", "c", "c"]).T.tolist()
@@ -113,7 +118,7 @@ def permuted_labels(labels: Any, n: int, seed: int = 0, groups: Any = None, n_ro
 
 
 def covariance_matched_directions(
-    activations: Any, n: int = 20, seed: int = 0, norm: float | None = None, shrinkage: float = 0.0
+    activations: Activations, n: int = 20, seed: int = 0, norm: float | None = None, shrinkage: float = 0.0
 ) -> NullDirections:
     """`n` draws from N(0, Σ), Σ the centred covariance of `activations` (n_examples, d) shrunk toward
     tr(Σ)/d · I by `shrinkage` ∈ [0, 1]; scaled to `norm` if given.
@@ -150,7 +155,9 @@ def isotropic_directions(d: int, n: int = 20, seed: int = 0, norm: float = 1.0) 
     return NullDirections("isotropic", _scaled(random_directions(d, n, seed).double(), norm))
 
 
-def placebo_direction(activations_a: Any, activations_b: Any, norm: float | None = None) -> torch.Tensor:
+def placebo_direction(
+    activations_a: Activations, activations_b: Activations, norm: float | None = None
+) -> torch.Tensor:
     """mean(a) − mean(b) of two activation sets (n_a, d), (n_b, d), e.g. concrete vs abstract nouns
     (`PLACEBO_WORDS`); scaled to `norm` if given.
 
@@ -174,7 +181,7 @@ def null_quantiles(effects: Sequence[float], level: float = 0.95) -> tuple[float
     return float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
 
 
-def _activations(x: Any, min_rows: int = 2) -> torch.Tensor:
+def _activations(x: Activations, min_rows: int = 2) -> torch.Tensor:
     t = x.detach() if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float64))
     t = t.to("cpu", torch.float64)
     if t.ndim != 2 or t.shape[0] < min_rows or t.shape[1] < 1:
@@ -186,7 +193,7 @@ def _activations(x: Any, min_rows: int = 2) -> torch.Tensor:
     return t
 
 
-def _labels(labels: Any, n_rows: int) -> np.ndarray:
+def _labels(labels: Labels, n_rows: int) -> np.ndarray:
     y = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).reshape(-1)
     if y.size != n_rows:
         raise UserError(f"There are {y.size} labels for {n_rows} activation rows; give one label per row.")

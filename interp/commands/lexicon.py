@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from interp._util.errors import UserError
 from interp._util.listing import FORMAT_HELP, choose_format, print_records
 from interp.lexicons import downloads as reg
 
@@ -55,11 +54,6 @@ def add(
     source: Annotated[Path, typer.Option("--from", help="local copy (a folder for a group)")],
 ) -> None:
     """Import a local copy of a registry file after the same sha256 check as `fetch` (offline use)."""
-    entries = reg.resolve(name)
-    if not source.exists():
-        raise UserError(f"{source} (--from) does not exist; give the downloaded copy of '{name}'.")
-    if len(entries) == 1 and source.is_dir() and not (source / Path(entries[0].url).name).is_file():
-        raise UserError(f"{source} (--from) is a folder without {Path(entries[0].url).name}; give the file itself.")
     for path in reg.add(name, source):
         console.print(f"verified and stored {path}")
 

@@ -182,8 +182,13 @@ def add(
 
     For a group, `source` is a folder holding the group's files under their original names.
     """
-    root = check_output_folder(cache or cache_dir(), "the lexicon cache, RM_INTERP_CACHE")
     entries = resolve(name, registry)
+    if not source.exists():
+        raise UserError(f"{source} does not exist; give the downloaded copy of '{name}'.")
+    single = PurePosixPath(entries[0].url).name
+    if len(entries) == 1 and source.is_dir() and not (source / single).is_file():
+        raise UserError(f"{source} is a folder without {single}; give the file itself.")
+    root = check_output_folder(cache or cache_dir(), "the lexicon cache, RM_INTERP_CACHE")
     if len(entries) > 1 and not source.is_dir():
         raise UserError(f"'{name}' is a group of {len(entries)} files; give the folder that holds them.")
     paths = []
