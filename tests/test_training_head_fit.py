@@ -74,6 +74,10 @@ def test_warm_start_installs_the_fitted_head_and_reports_its_held_out_accuracy(
     scores = reward_scores(handle, [(p.prompt, p.chosen) for p in pairs] + [(p.prompt, p.rejected) for p in pairs])
     margin = (scores[: len(pairs)] - scores[len(pairs) :])[held]
     assert float((margin > 0).float().mean()) == pytest.approx(start.frozen_head_accuracy)
+    for family, accuracy in start.frozen_head_accuracy_by_family.items():  # the same margins, per family
+        rows = [i for i, j in enumerate(held) if tokens.pairs[j].family == family]
+        assert float((margin[rows] > 0).float().mean()) == pytest.approx(accuracy)
+    assert set(start.frozen_head_accuracy_by_family) == {tokens.pairs[j].family for j in held}
 
 
 def test_lm_contrast_head_is_the_good_minus_bad_unembedding(tiny_folder: Callable[[Arch], Path]) -> None:
@@ -94,6 +98,7 @@ def test_cached_training_checkpoint_scores_as_in_training_and_moves_the_fitted_h
     result = train_rm(cfg, pairs, progress=False)
     m = result.metrics
     assert m["head_init"] == "fit" and m["frozen_head_accuracy"] == pytest.approx(m["held_out_accuracy_at_start"])
+    assert set(m["frozen_head_accuracy_by_family"]) == set(m["held_out_accuracy_by_family"]) == {"comparison", "format"}
     rm = load_rm(str(result.checkpoint))
     tokens = encode_preferences(rm.tokenizer, pairs, cfg.max_length)
     held = [tokens.pairs[i] for i in split_by_prompt(tokens.pairs, cfg.held_out, cfg.split_seed)[1]]

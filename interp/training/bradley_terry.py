@@ -48,6 +48,7 @@ from interp.training.checkpoints import (
 )
 from interp.training.config import FREE_ON_RESUME, TrainConfig
 from interp.training.features import warm_start
+from interp.training.head_fit import accuracy_by_family, pair_correct
 from interp.training.prefdata import PreferencePair, data_hash
 from interp.training.runlog import MetricsLog
 from interp.training.trainable import (
@@ -91,13 +92,10 @@ def evaluate_pairs(
     for rows, enc in eval_batches(tokens, batch_size):
         scores = pair_scores(handle, enc.to(handle.model.device), autocast).cpu()
         margin = scores[: len(rows)] - scores[len(rows) :]
-        correct[rows] = (margin > 0).float() + 0.5 * (margin == 0).float()
+        correct[rows] = torch.from_numpy(pair_correct(margin.numpy())).float()
         losses[rows] = -torch.nn.functional.logsigmoid(margin)
     handle.model.train(was_training)
-    families: dict[str, list[float]] = {}
-    for pair, c in zip(tokens.pairs, correct.tolist(), strict=True):
-        families.setdefault(pair.family, []).append(c)
-    by_family = {f: sum(v) / len(v) for f, v in sorted(families.items())}
+    by_family = accuracy_by_family(correct.tolist(), [pair.family for pair in tokens.pairs])
     return float(correct.mean()), by_family, float(losses.mean())
 
 
@@ -274,6 +272,7 @@ def train_rm(
         "held_out_loss": held_loss,
         "held_out_accuracy_at_start": initial,
         "frozen_head_accuracy": head.frozen_head_accuracy,
+        "frozen_head_accuracy_by_family": head.frozen_head_accuracy_by_family,
         "head_init": head.init,
         "steps": total,
         "resumed_from_step": start or None,

@@ -213,4 +213,5 @@ def head_from_cache(
 
     prompts = {p: i for i, p in enumerate(dict.fromkeys(tokens.pairs[i].prompt for i in train_rows))}
     groups = np.array([prompts[tokens.pairs[i].prompt] for i in train_rows])
-    return start_head(handle, head_init, sides(train_rows), sides(held_rows), groups, seed)
+    families = [tokens.pairs[i].family for i in held_rows]
+    return start_head(handle, head_init, sides(train_rows), sides(held_rows), groups, seed, families)

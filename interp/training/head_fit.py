@@ -18,7 +18,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +47,24 @@ class LogisticFit:
 
 def pairwise_accuracy(weight: np.ndarray, diffs: np.ndarray) -> float:
     """Share of pairs whose chosen side scores higher (ties count one half)."""
-    margin = diffs @ weight
-    return float(np.mean((margin > 0) + 0.5 * (margin == 0)))
+    return float(np.mean(pair_correct(diffs @ weight)))
+
+
+def pair_correct(margins: np.ndarray) -> np.ndarray:
+    """1 where the chosen side scores higher, 0.5 on a tie, 0 otherwise (per pair, from score margins)."""
+    return (margins > 0) + 0.5 * (margins == 0)
+
+
+def accuracy_by_family(correct: Sequence[float], families: Sequence[str]) -> dict[str, float]:
+    """Mean of `correct` within each family, families in sorted order.
+
+    >>> accuracy_by_family([1.0, 0.0, 0.5, 1.0], ["b", "a", "a", "b"])
+    {'a': 0.25, 'b': 1.0}
+    """
+    groups: dict[str, list[float]] = {}
+    for family, c in zip(families, correct, strict=True):
+        groups.setdefault(family, []).append(float(c))
+    return {f: sum(v) / len(v) for f, v in sorted(groups.items())}
 
 
 def fit_logistic(diffs: np.ndarray, groups: np.ndarray, seed: int = 0) -> LogisticFit:
@@ -105,6 +121,7 @@ class HeadStart:
     init: str
     frozen_head_accuracy: float | None
     c: float | None = None
+    frozen_head_accuracy_by_family: dict[str, float] = field(default_factory=dict)
 
 
 def start_head(
@@ -114,19 +131,24 @@ def start_head(
     held: tuple[torch.Tensor, torch.Tensor],
     groups: np.ndarray,
     seed: int = 0,
+    held_families: Sequence[str] | None = None,
 ) -> HeadStart:
     """Set the RM head from frozen readout features (`train`/`held` = (chosen, rejected) (n, d) each).
 
-    The frozen linear head (a fit on `train`) is always computed, so its held-out accuracy is reported as
-    the baseline whatever `init` is; `fit` installs it, `lm-contrast` the scaled Good−Bad contrast.
+    The frozen linear head (a fit on `train`) is always computed, so its held-out accuracy (overall, and per
+    family when `held_families` names each held-out pair's) is reported as the baseline whatever `init` is;
+    `fit` installs it, `lm-contrast` the scaled Good−Bad contrast.
     """
     diffs = (train[0] - train[1]).double().numpy()
     held_diffs = (held[0] - held[1]).double().numpy()
     fit = fit_logistic(diffs, groups, seed)
-    frozen = pairwise_accuracy(fit.weight, held_diffs) if len(held_diffs) else None
+    correct = pair_correct(held_diffs @ fit.weight)
+    frozen = float(correct.mean()) if len(held_diffs) else None
+    by_family = accuracy_by_family(correct.tolist(), held_families) if held_families is not None else {}
+    start = HeadStart(init, frozen, fit.c, by_family)
     head = handle.head
     if init == "random":
-        return HeadStart(init, frozen, fit.c)
+        return start
     if init == "fit":
         weight = torch.from_numpy(fit.weight)
     elif init == "lm-contrast":
@@ -138,4 +160,4 @@ def start_head(
         head.weight.copy_(weight.to(head.weight.dtype).reshape(head.weight.shape))
         if head.bias is not None:
             head.bias.zero_()
-    return HeadStart(init, frozen, fit.c)
+    return start
